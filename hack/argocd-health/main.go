@@ -1,0 +1,8 @@
+package main
+
+import (
+	_ "github.com/yuin/gopher-lua"
+	_ "sigs.k8s.io/yaml"
+)
+
+func main() {}
