@@ -8,3 +8,4 @@
 //! - [`sim`]: `bms-sim`, a simulator of the job API for tests and demos.
 
 pub mod bms;
+pub mod sim;
