@@ -31,7 +31,9 @@ log() {
 # Prints the version the wrapper module in $1 requires of module $2.
 required_version() {
   local wrapper=$1 module=$2 version
-  version=$(awk -v module="$module" '$1 == module && $2 ~ /^v/ { print $2; exit }' "$wrapper/go.mod")
+  version=$(awk -v module="$module" '
+    { if ($1 == "require") { $1 = "" ; $0 = $0 } }
+    $1 == module && $2 ~ /^v/ { print $2; exit }' "$wrapper/go.mod")
   [[ -n $version ]] || die "$wrapper/go.mod does not require $module"
   echo "$version"
 }

@@ -7,5 +7,7 @@
 //! - [`controller`]: the reconciler and its wiring.
 //! - [`sim`]: `bms-sim`, a simulator of the job API for tests and demos.
 
+pub mod api;
 pub mod bms;
 pub mod sim;
+pub mod status;

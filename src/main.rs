@@ -1,1 +1,4 @@
-fn main() {}
+use kube::CustomResourceExt;
+fn main() {
+    print!("{}", serde_yaml_ng::to_string(&bms_job_operator::api::BmsJob::crd()).unwrap());
+}
