@@ -40,7 +40,10 @@ async fn api_server_reports_the_pinned_kubernetes_version() {
         .await
         .expect("GET /version");
     assert_eq!(version.git_version, KUBERNETES_VERSION);
-    assert_eq!((version.major.as_str(), version.minor.as_str()), ("1", "36"));
+    assert_eq!(
+        (version.major.as_str(), version.minor.as_str()),
+        ("1", "36")
+    );
 }
 
 #[tokio::test]

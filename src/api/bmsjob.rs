@@ -25,8 +25,17 @@ use super::status::BmsJobStatus;
         json_path = ".status.subJobs.progress",
         description = "Finished sub-jobs out of all"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    printcolumn(name = "Job", type_ = "string", json_path = ".spec.jobId", priority = "1"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Job",
+        type_ = "string",
+        json_path = ".spec.jobId",
+        priority = "1"
+    ),
     printcolumn(
         name = "Reason",
         type_ = "string",
@@ -51,13 +60,19 @@ pub struct BmsJobSpec {
     /// Huawei Cloud region, e.g. `cn-north-4`; the endpoint is `https://bms.{region}.myhuaweicloud.com`.
     /// Set this or `endpoint`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]+(-[a-z0-9]+)+$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]+(-[a-z0-9]+)+$")
+    )]
     pub region: Option<String>,
 
     /// Full base URL of the BMS endpoint (`http://` or `https://`), for private clouds,
     /// dedicated regions and simulators. Set this or `region`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 8, max = 2048), regex(pattern = r"^https?://[^\s/]+(/\S*)?$"))]
+    #[schemars(
+        length(min = 8, max = 2048),
+        regex(pattern = r"^https?://[^\s/]+(/\S*)?$")
+    )]
     pub endpoint: Option<String>,
 
     /// Secret in this namespace with keys `accessKey`, `secretKey` and optionally

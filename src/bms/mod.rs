@@ -6,6 +6,9 @@ pub mod error;
 pub mod model;
 pub mod signing;
 
+#[cfg(test)]
+mod fixture_tests;
+
 pub use client::{BmsClient, ClientOptions, region_endpoint};
 pub use credentials::Credentials;
 pub use error::{CloudError, ErrorClass};

@@ -161,14 +161,16 @@ fn object_or_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SubJobEn
     };
     Ok(match serde_json::Value::deserialize(deserializer)? {
         value @ serde_json::Value::Object(_) => from_value(value),
-        serde_json::Value::Array(items) => items.into_iter().map(from_value).fold(
-            SubJobEntities::default(),
-            |merged, next| SubJobEntities {
-                server_id: merged.server_id.or(next.server_id),
-                nic_id: merged.nic_id.or(next.nic_id),
-                errorcode_message: merged.errorcode_message.or(next.errorcode_message),
-            },
-        ),
+        serde_json::Value::Array(items) => {
+            items
+                .into_iter()
+                .map(from_value)
+                .fold(SubJobEntities::default(), |merged, next| SubJobEntities {
+                    server_id: merged.server_id.or(next.server_id),
+                    nic_id: merged.nic_id.or(next.nic_id),
+                    errorcode_message: merged.errorcode_message.or(next.errorcode_message),
+                })
+        }
         _ => SubJobEntities::default(),
     })
 }

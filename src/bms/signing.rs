@@ -252,6 +252,9 @@ mod tests {
         assert_eq!(parsed.signed_headers, vec!["host", "x-sdk-date"]);
         assert_eq!(parsed.signature, "abc");
         assert!(parse_authorization("AWS4-HMAC-SHA256 Access=AK1").is_none());
-        assert!(parse_authorization("SDK-HMAC-SHA256 Access=, SignedHeaders=host, Signature=x").is_none());
+        assert!(
+            parse_authorization("SDK-HMAC-SHA256 Access=, SignedHeaders=host, Signature=x")
+                .is_none()
+        );
     }
 }

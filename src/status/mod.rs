@@ -83,7 +83,10 @@ fn describe(job: &JobResponse, state: &JobState) -> String {
             format!(
                 "; sub-job {}{resource} failed: {}",
                 sub_job.job_id.as_deref().unwrap_or("(no id)"),
-                join_code_and_reason(sub_job.error_code.as_deref(), sub_job.fail_reason.as_deref())
+                join_code_and_reason(
+                    sub_job.error_code.as_deref(),
+                    sub_job.fail_reason.as_deref()
+                )
             )
         })
         .unwrap_or_default();
@@ -151,7 +154,9 @@ pub fn next_status(input: &StatusInput<'_>) -> BmsJobStatus {
     status.message = Some(message.clone());
     status.observed_generation = input.generation;
     status.conditions = conditions::for_outcome(
-        input.previous.map(|previous| previous.conditions.as_slice()),
+        input
+            .previous
+            .map(|previous| previous.conditions.as_slice()),
         reason,
         &message,
         input.generation,

@@ -46,7 +46,9 @@ pub fn summarize(job: &JobResponse) -> Option<SubJobsStatus> {
     }
     let states: Vec<Option<JobState>> = sub_jobs.iter().map(SubJob::state).collect();
     let count = |wanted: JobState| {
-        let matching = states.iter().filter(|state| state.as_ref() == Some(&wanted));
+        let matching = states
+            .iter()
+            .filter(|state| state.as_ref() == Some(&wanted));
         u32::try_from(matching.count()).unwrap_or(u32::MAX)
     };
     let (succeeded, failed, running) = (

@@ -30,8 +30,7 @@ fn status_for(job: JobResponse) -> BmsJobStatus {
 /// `(Ready, Reconciling, Failed, Stalled)` as condition statuses, and the shared reason.
 fn conditions_of(status: &BmsJobStatus) -> ([&str; 4], &str) {
     let get = |type_| {
-        condition(&status.conditions, type_)
-            .unwrap_or_else(|| panic!("condition {type_} missing"))
+        condition(&status.conditions, type_).unwrap_or_else(|| panic!("condition {type_} missing"))
     };
     let reason = get(READY).reason.as_str();
     for type_ in [RECONCILING, FAILED, STALLED] {
@@ -52,19 +51,51 @@ const NEEDS_A_PERSON: [&str; 4] = ["False", "False", "False", "True"];
 #[test]
 fn every_job_fixture_maps_to_the_phase_and_conditions_a_user_expects() {
     let cases = [
-        ("success-create-server", Phase::Succeeded, DONE_OK, "JobSucceeded"),
+        (
+            "success-create-server",
+            Phase::Succeeded,
+            DONE_OK,
+            "JobSucceeded",
+        ),
         ("ecs-style-nic", Phase::Succeeded, DONE_OK, "JobSucceeded"),
         ("fail-batch-create", Phase::Failed, DONE_FAILED, "JobFailed"),
         ("fail-no-subjobs", Phase::Failed, DONE_FAILED, "JobFailed"),
-        ("running-batch-create", Phase::Running, IN_PROGRESS, "JobRunning"),
-        ("subjob-entities-array", Phase::Running, IN_PROGRESS, "JobRunning"),
+        (
+            "running-batch-create",
+            Phase::Running,
+            IN_PROGRESS,
+            "JobRunning",
+        ),
+        (
+            "subjob-entities-array",
+            Phase::Running,
+            IN_PROGRESS,
+            "JobRunning",
+        ),
         ("large-batch-240", Phase::Running, IN_PROGRESS, "JobRunning"),
-        ("init-no-entities", Phase::Pending, IN_PROGRESS, "JobPending"),
-        ("pending-payment", Phase::Pending, IN_PROGRESS, "PendingPayment"),
-        ("unknown-status", Phase::Unknown, IN_PROGRESS, "UnknownJobStatus"),
+        (
+            "init-no-entities",
+            Phase::Pending,
+            IN_PROGRESS,
+            "JobPending",
+        ),
+        (
+            "pending-payment",
+            Phase::Pending,
+            IN_PROGRESS,
+            "PendingPayment",
+        ),
+        (
+            "unknown-status",
+            Phase::Unknown,
+            IN_PROGRESS,
+            "UnknownJobStatus",
+        ),
     ];
     let fixtures_dir = format!("{}/tests/fixtures/jobs", env!("CARGO_MANIFEST_DIR"));
-    let on_disk = std::fs::read_dir(fixtures_dir).expect("fixtures dir").count();
+    let on_disk = std::fs::read_dir(fixtures_dir)
+        .expect("fixtures dir")
+        .count();
     assert_eq!(on_disk, cases.len(), "every job fixture has a case");
     for (name, phase, conditions, reason) in cases {
         let job = fixture(name);
@@ -88,13 +119,23 @@ fn a_failed_job_names_its_code_reason_and_failed_sub_job() {
         message.contains("ff8080817c1a2b3c017c1a2b3c4d2002"),
         "{message}"
     );
-    assert!(message.contains("Insufficient bare metal resources"), "{message}");
+    assert!(
+        message.contains("Insufficient bare metal resources"),
+        "{message}"
+    );
     let failed = condition(&status.conditions, FAILED).expect("Failed");
     assert_eq!(failed.message, message);
     let sub_jobs = status.sub_jobs.expect("sub-jobs");
-    assert_eq!((sub_jobs.total, sub_jobs.succeeded, sub_jobs.failed), (2, 1, 1));
+    assert_eq!(
+        (sub_jobs.total, sub_jobs.succeeded, sub_jobs.failed),
+        (2, 1, 1)
+    );
     assert_eq!(sub_jobs.progress, "2/2");
-    assert_eq!(sub_jobs.items[0].status.as_deref(), Some("FAIL"), "failed first");
+    assert_eq!(
+        sub_jobs.items[0].status.as_deref(),
+        Some("FAIL"),
+        "failed first"
+    );
     assert_eq!(sub_jobs.items[0].error_code.as_deref(), Some("BMS.0102"));
 }
 
@@ -103,7 +144,12 @@ fn running_sub_jobs_are_counted_and_empty_times_are_absent() {
     let status = status_for(fixture("running-batch-create"));
     let sub_jobs = status.sub_jobs.expect("sub-jobs");
     assert_eq!(
-        (sub_jobs.total, sub_jobs.succeeded, sub_jobs.running, sub_jobs.pending),
+        (
+            sub_jobs.total,
+            sub_jobs.succeeded,
+            sub_jobs.running,
+            sub_jobs.pending
+        ),
         (3, 1, 1, 1)
     );
     assert_eq!(sub_jobs.progress, "1/3");
@@ -132,7 +178,11 @@ fn a_large_batch_stays_bounded_and_keeps_both_failures() {
         .collect();
     assert_eq!(failed.len(), 2);
     let encoded = serde_json::to_vec(&status_for(fixture("large-batch-240"))).expect("encodes");
-    assert!(encoded.len() < 16 * 1024, "status is {} bytes", encoded.len());
+    assert!(
+        encoded.len() < 16 * 1024,
+        "status is {} bytes",
+        encoded.len()
+    );
 }
 
 #[test]
@@ -142,17 +192,29 @@ fn failed_sub_jobs_are_never_dropped_even_past_the_bound() {
     for sub_job in entities.sub_jobs.iter_mut().take(MAX_LISTED_SUB_JOBS + 5) {
         sub_job.status = Some("FAIL".into());
     }
-    let failed_count = entities.sub_jobs.iter().filter(|s| s.status.as_deref() == Some("FAIL")).count();
+    let failed_count = entities
+        .sub_jobs
+        .iter()
+        .filter(|s| s.status.as_deref() == Some("FAIL"))
+        .count();
     let sub_jobs = status_for(job).sub_jobs.expect("sub-jobs");
     assert_eq!(sub_jobs.items.len(), failed_count);
-    assert!(sub_jobs.items.iter().all(|item| item.status.as_deref() == Some("FAIL")));
+    assert!(
+        sub_jobs
+            .items
+            .iter()
+            .all(|item| item.status.as_deref() == Some("FAIL"))
+    );
 }
 
 #[test]
 fn ecs_style_top_level_entities_are_kept() {
     let status = status_for(fixture("ecs-style-nic"));
     assert_eq!(
-        status.entities.and_then(|entities| entities.nic_id).as_deref(),
+        status
+            .entities
+            .and_then(|entities| entities.nic_id)
+            .as_deref(),
         Some("d5a1c7e2-3b4f-4a6d-9e8c-1f2a3b4c5d6e")
     );
 }
@@ -170,7 +232,10 @@ fn a_passed_deadline_fails_a_running_job_but_not_a_finished_one() {
     assert_eq!(status.phase, Some(Phase::Failed));
     assert_eq!(conditions_of(&status), (DONE_FAILED, "DeadlineExceeded"));
     let message = status.message.expect("message");
-    assert!(message.contains("10m") && message.contains("RUNNING"), "{message}");
+    assert!(
+        message.contains("10m") && message.contains("RUNNING"),
+        "{message}"
+    );
 
     let finished = Observation::Job(Box::new(fixture("success-create-server")));
     let status = next_status(&StatusInput {
@@ -246,7 +311,11 @@ fn last_transition_time_moves_only_when_a_condition_flips() {
         now: at(60),
     });
     for (old, new) in first.conditions.iter().zip(&again.conditions) {
-        assert_eq!(old.last_transition_time, new.last_transition_time, "{}", old.type_);
+        assert_eq!(
+            old.last_transition_time, new.last_transition_time,
+            "{}",
+            old.type_
+        );
     }
     let done = next_status(&StatusInput {
         previous: Some(&again),
@@ -256,7 +325,11 @@ fn last_transition_time_moves_only_when_a_condition_flips() {
         now: at(120),
     });
     let moved = |type_| {
-        condition(&done.conditions, type_).expect("present").last_transition_time.0 == at(120)
+        condition(&done.conditions, type_)
+            .expect("present")
+            .last_transition_time
+            .0
+            == at(120)
     };
     assert!(moved(READY) && moved(RECONCILING));
     assert!(!moved(FAILED) && !moved(STALLED), "False stayed False");
@@ -289,6 +362,11 @@ fn a_new_generation_is_recorded_everywhere() {
         now: at(15),
     });
     assert_eq!(second.observed_generation, Some(2));
-    assert!(second.conditions.iter().all(|c| c.observed_generation == Some(2)));
+    assert!(
+        second
+            .conditions
+            .iter()
+            .all(|c| c.observed_generation == Some(2))
+    );
     assert!(!same_apart_from_poll_time(&first, &second));
 }

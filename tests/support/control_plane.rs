@@ -63,8 +63,7 @@ impl ControlPlane {
     /// ([`ControlPlane::create_namespace`]). Panics if it cannot start.
     pub fn shared() -> &'static ControlPlane {
         static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
-        match SHARED.get_or_init(|| Self::start_on_own_thread().map_err(|err| format!("{err:#}")))
-        {
+        match SHARED.get_or_init(|| Self::start_on_own_thread().map_err(|err| format!("{err:#}"))) {
             Ok(control_plane) => control_plane,
             Err(err) => panic!("the shared test control plane failed to start: {err}"),
         }
