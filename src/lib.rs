@@ -11,3 +11,4 @@ pub mod api;
 pub mod bms;
 pub mod sim;
 pub mod status;
+pub mod schedule;
