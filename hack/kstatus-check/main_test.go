@@ -32,6 +32,8 @@ var expectedStatus = map[string]struct {
 	"secret-not-found.yaml":        {status.FailedStatus, "not found"},
 	"generation-behind.yaml":       {status.InProgressStatus, "generation is 2, but latest observed generation is 1"},
 	"new-with-status-default.yaml": {status.InProgressStatus, "generation is 1, but latest observed generation is 0"},
+	"initializing.yaml":            {status.InProgressStatus, "first answer"},
+	"unknown-job-status.yaml":      {status.InProgressStatus, "ROLLING_BACK"},
 	"no-status.yaml":               {status.InProgressStatus, ""},
 }
 
@@ -68,8 +70,9 @@ func explain(name string) string {
 	}
 	return "\n\tkstatus has nothing to go on for an object without status: no observedGeneration to compare," +
 		"\n\tno Reconciling/Stalled/Ready condition, so it falls back to Current. Flux would call a BmsJob" +
-		"\n\tready before the operator first reconciles it. See new-with-status-default.yaml for the fix" +
-		"\n\tproposed in the CRD (status.observedGeneration defaulted to 0)."
+		"\n\tready before the operator first reconciles it. A CRD schema that defaults status to" +
+		"\n\t{observedGeneration: 0} closes the gap: the API server then serves new BmsJobs as in" +
+		"\n\tnew-with-status-default.yaml, which kstatus calls InProgress."
 }
 
 // fixtureNames lists the YAML files in the fixtures directory.
