@@ -9,6 +9,13 @@
 
 pub mod api;
 pub mod bms;
+pub mod cli;
+pub mod controller;
+pub mod get_job;
+pub mod http;
+pub mod metrics;
+pub mod operator;
+pub mod schedule;
 pub mod sim;
 pub mod status;
-pub mod schedule;
+pub mod telemetry;

@@ -107,7 +107,11 @@ pub fn next_poll(input: &ScheduleInput) -> NextPoll {
             ..
         } => {
             let backoff = exponential(input.policy.auth_retry, AUTH_RETRY_MAX, consecutive);
-            backoff + input.policy.auth_retry.mul_f64(JITTER_FRACTION * input.jitter)
+            backoff
+                + input
+                    .policy
+                    .auth_retry
+                    .mul_f64(JITTER_FRACTION * input.jitter)
         }
         LastOutcome::CloudError {
             class: ErrorClass::Throttled,
@@ -218,7 +222,10 @@ mod tests {
         assert_eq!(waits[1], Duration::from_secs(10));
         assert_eq!(waits[7], ERROR_BACKOFF_MAX);
         assert!(waits.windows(2).all(|pair| pair[0] <= pair[1]));
-        assert_eq!(after(error(ErrorClass::Transient, 1), 0.0), Duration::from_millis(2500));
+        assert_eq!(
+            after(error(ErrorClass::Transient, 1), 0.0),
+            Duration::from_millis(2500)
+        );
     }
 
     #[test]
@@ -228,7 +235,10 @@ mod tests {
             consecutive: 1,
             retry_after,
         };
-        assert_eq!(after(throttled(Some(Duration::from_secs(42))), 0.5), Duration::from_secs(42));
+        assert_eq!(
+            after(throttled(Some(Duration::from_secs(42))), 0.5),
+            Duration::from_secs(42)
+        );
         assert!(after(throttled(None), 0.0) >= THROTTLE_MIN);
     }
 

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::status::BmsJobStatus;
 
 /// Which cloud job to follow, where, and with which credentials.
+// Several `printcolumn(...)` entries repeat the same keys by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "bms.operator.dev",

@@ -101,12 +101,12 @@ pub struct EntitiesStatus {
 #[serde(rename_all = "camelCase")]
 pub struct SubJobsStatus {
     /// Number of sub-jobs (the cloud's `sub_jobs_total`, or those listed when larger).
-    pub total: u32,
-    pub succeeded: u32,
-    pub failed: u32,
-    pub running: u32,
+    pub total: i32,
+    pub succeeded: i32,
+    pub failed: i32,
+    pub running: i32,
     /// Not started yet, awaiting payment, or in a state this operator does not know.
-    pub pending: u32,
+    pub pending: i32,
     /// Finished out of all, e.g. `3/5`.
     pub progress: String,
     /// Whether `items` leaves sub-jobs out; failed sub-jobs are never left out.

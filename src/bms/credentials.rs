@@ -42,6 +42,21 @@ impl Credentials {
         use sha2::{Digest, Sha256};
         hex::encode(&Sha256::digest(self.access_key.as_bytes())[..4])
     }
+
+    /// A tag for the whole credential set: changes when the secret key or token is rotated.
+    pub fn fingerprint_with_secret(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut digest = Sha256::new();
+        for part in [
+            self.access_key.as_str(),
+            self.secret_key.as_str(),
+            self.security_token.as_deref().unwrap_or_default(),
+        ] {
+            digest.update(part.len().to_le_bytes());
+            digest.update(part.as_bytes());
+        }
+        hex::encode(&digest.finalize()[..8])
+    }
 }
 
 impl fmt::Debug for Credentials {

@@ -68,6 +68,12 @@ pub enum CloudError {
         detail: String,
         request_id: Option<String>,
     },
+    /// Not sent: these credentials were rejected recently and are paused to spare the key.
+    #[error(
+        "credentials rejected recently ({last}); not retried for another {}s so that the access key is not locked",
+        .remaining.as_secs()
+    )]
+    AuthPaused { remaining: Duration, last: String },
     /// The client could not be built from its settings.
     #[error("invalid cloud client settings: {0}")]
     Config(String),
@@ -129,6 +135,7 @@ impl CloudError {
             Self::Transport { source, .. } if source.is_builder() => ErrorClass::Config,
             Self::Transport { .. } => ErrorClass::Transient,
             Self::TooLarge { .. } | Self::InvalidResponse { .. } => ErrorClass::InvalidResponse,
+            Self::AuthPaused { .. } => ErrorClass::Auth,
             Self::Config(_) => ErrorClass::Config,
         }
     }
@@ -141,10 +148,28 @@ impl CloudError {
         }
     }
 
+    /// The message without the request id, stable across retries of the same failure.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Api {
+                status,
+                code,
+                message,
+                ..
+            } => describe_api_error(*status, code.as_deref(), message.as_deref(), None),
+            Self::InvalidResponse { status, detail, .. } => {
+                format!("HTTP {status}: response is not a job ({detail})")
+            }
+            Self::AuthPaused { last, .. } => format!("credentials rejected recently ({last})"),
+            other => other.to_string(),
+        }
+    }
+
     /// How long the cloud asked us to wait, from `Retry-After`.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Api { retry_after, .. } => *retry_after,
+            Self::AuthPaused { remaining, .. } => Some(*remaining),
             _ => None,
         }
     }

@@ -38,9 +38,9 @@ pub fn summarize(job: &JobResponse) -> Option<SubJobsStatus> {
         .as_ref()
         .and_then(|entities| entities.sub_jobs_total)
         .unwrap_or(0);
-    let total = u32::try_from(sub_jobs.len())
-        .unwrap_or(u32::MAX)
-        .max(u32::try_from(announced).unwrap_or(u32::MAX));
+    let total = i32::try_from(sub_jobs.len())
+        .unwrap_or(i32::MAX)
+        .max(i32::try_from(announced).unwrap_or(i32::MAX));
     if total == 0 {
         return None;
     }
@@ -49,7 +49,7 @@ pub fn summarize(job: &JobResponse) -> Option<SubJobsStatus> {
         let matching = states
             .iter()
             .filter(|state| state.as_ref() == Some(&wanted));
-        u32::try_from(matching.count()).unwrap_or(u32::MAX)
+        i32::try_from(matching.count()).unwrap_or(i32::MAX)
     };
     let (succeeded, failed, running) = (
         count(JobState::Success),
