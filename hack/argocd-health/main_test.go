@@ -34,7 +34,6 @@ var expectedHealth = map[string]struct {
 	"generation-behind.yaml":       {"Progressing", "observe generation 2"},
 	"initializing.yaml":            {"Progressing", "Initializing"},
 	"unknown-job-status.yaml":      {"Progressing", "UnknownJobStatus: Cloud reports job status ROLLING_BACK"},
-	"no-status.yaml":               {"Progressing", "Waiting for the controller"},
 	"new-with-status-default.yaml": {"Progressing", "Waiting for the controller"},
 }
 
