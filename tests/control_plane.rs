@@ -114,7 +114,7 @@ async fn grant_secret_listing(admin: Client, namespace: &str, service_account: &
     let binding = RoleBinding {
         metadata,
         role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".into(),
+            api_group: Some("rbac.authorization.k8s.io".into()),
             kind: "Role".into(),
             name: "secret-listing".into(),
         },

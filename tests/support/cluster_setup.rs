@@ -61,10 +61,10 @@ impl ControlPlane {
         let accounts: Api<ServiceAccount> = Api::namespaced(self.client().await, namespace);
         create_if_missing(&accounts, &service_account(name)).await?;
         let request = TokenRequest {
-            spec: TokenRequestSpec {
+            spec: Some(TokenRequestSpec {
                 expiration_seconds: Some(TOKEN_LIFETIME_SECONDS),
                 ..TokenRequestSpec::default()
-            },
+            }),
             ..TokenRequest::default()
         };
         let token = accounts
@@ -72,8 +72,8 @@ impl ControlPlane {
             .await
             .context("requesting a token")?
             .status
-            .context("the TokenRequest came back without a status")?
-            .token;
+            .and_then(|status| status.token)
+            .context("the TokenRequest came back without a token")?;
 
         let dir = self.work_dir().join("kubeconfigs");
         std::fs::create_dir_all(&dir)?;

@@ -278,7 +278,7 @@ fn apiserver_args(pki: &Pki, port: u16, etcd_client_port: u16) -> Vec<String> {
         format!("--service-account-issuer={SERVICE_ACCOUNT_ISSUER}"),
         format!(
             "--service-account-key-file={}",
-            path(&pki.service_account_key)
+            path(&pki.service_account_public_key)
         ),
         format!(
             "--service-account-signing-key-file={}",

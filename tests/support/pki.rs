@@ -22,9 +22,10 @@ pub struct Pki {
     pub serving_key: PathBuf,
     pub admin_cert: PathBuf,
     pub admin_key: PathBuf,
-    /// Private key that signs ServiceAccount tokens; the API server derives
-    /// the verifying public key from it too.
+    /// Private key that signs ServiceAccount tokens.
     pub service_account_key: PathBuf,
+    /// Its public key, which verifies them.
+    pub service_account_public_key: PathBuf,
 }
 
 impl Pki {
@@ -39,6 +40,7 @@ impl Pki {
             admin_cert: dir.join("admin.crt"),
             admin_key: dir.join("admin.key"),
             service_account_key: dir.join("service-account.key"),
+            service_account_public_key: dir.join("service-account.pub"),
         };
 
         let ca_key = KeyPair::generate()?;
@@ -90,9 +92,14 @@ impl Pki {
         write(&pki.admin_cert, &admin_cert.pem())?;
         write(&pki.admin_key, &admin_key.serialize_pem())?;
 
+        let service_account_key = KeyPair::generate()?;
         write(
             &pki.service_account_key,
-            &KeyPair::generate()?.serialize_pem(),
+            &service_account_key.serialize_pem(),
+        )?;
+        write(
+            &pki.service_account_public_key,
+            &service_account_key.public_key_pem(),
         )?;
         Ok(pki)
     }

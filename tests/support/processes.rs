@@ -83,7 +83,7 @@ impl LoggedProcess {
 
 /// Shell script run by the janitor: waits until its stdin closes (the test
 /// process let go of it, or exited), then stops the processes listed in the
-/// pids file, waiting up to 10 s before killing them, and removes the root.
+/// pids file, waiting up to 2 s before killing them, and removes the root.
 const JANITOR_SCRIPT: &str = r#"
 trap '' HUP INT
 root=$1
@@ -97,7 +97,7 @@ pids=$(cat "$pids_file" 2>/dev/null)
 if [ -n "$pids" ]; then
   kill -TERM $pids 2>/dev/null
   tries=0
-  while [ "$tries" -lt 100 ] && any_alive; do
+  while [ "$tries" -lt 20 ] && any_alive; do
     sleep 0.1
     tries=$((tries + 1))
   done
