@@ -4,6 +4,8 @@ mod context;
 pub mod credentials;
 pub mod fetcher;
 mod reconcile;
+#[cfg(test)]
+mod reconcile_tests;
 pub mod status_writer;
 
 pub use context::{Context, FIELD_MANAGER, RECONCILE_NOW_ANNOTATION, Settings};
