@@ -5,11 +5,15 @@
 // Each test binary uses a different part of the support code.
 #![allow(dead_code)]
 
+pub mod bmsjobs;
 mod cluster_setup;
 pub mod control_plane;
 mod kubeconfig;
+pub mod operator_process;
 pub mod pki;
 mod processes;
+pub mod sim_process;
 pub mod tools;
 
+#[allow(unused_imports)]
 pub use control_plane::{ControlPlane, client_for_kubeconfig};
