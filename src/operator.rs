@@ -114,17 +114,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             ..ClientOptions::default()
         },
     });
-    let ctx = Arc::new(Context::new(
-        client,
-        Arc::new(fetcher),
-        Settings {
-            default_interval: args.default_poll_interval,
-            max_interval: args.max_poll_interval,
-            auth_retry: args.auth_retry,
-            default_credentials: credentials(&args.credentials),
-        },
-        metrics,
-    ));
+    let ctx = Arc::new(
+        Context::new(
+            client,
+            Arc::new(fetcher),
+            Settings {
+                default_interval: args.default_poll_interval,
+                max_interval: args.max_poll_interval,
+                auth_retry: args.auth_retry,
+                default_credentials: credentials(&args.credentials),
+            },
+            metrics,
+        )
+        .with_events(kube::runtime::events::Reporter {
+            controller: controller::FIELD_MANAGER.to_owned(),
+            instance: Some(identity.clone()),
+        }),
+    );
 
     let (stop_sender, stop_receiver) = watch::channel(false);
     let shutdown = {

@@ -48,6 +48,8 @@ pub struct PollMemory {
 
 pub struct Context {
     pub client: kube::Client,
+    /// Publishes Events; `None` in tests that do not look at Events.
+    pub recorder: Option<kube::runtime::events::Recorder>,
     pub fetcher: SharedFetcher,
     pub settings: Settings,
     pub metrics: Metrics,
@@ -63,11 +65,21 @@ impl Context {
     ) -> Self {
         Self {
             client,
+            recorder: None,
             fetcher,
             settings,
             metrics,
             memory: Mutex::default(),
         }
+    }
+
+    /// Publishes Events as `reporter` (the operator's name and this replica's identity).
+    pub fn with_events(mut self, reporter: kube::runtime::events::Reporter) -> Self {
+        self.recorder = Some(kube::runtime::events::Recorder::new(
+            self.client.clone(),
+            reporter,
+        ));
+        self
     }
 
     pub fn recall(&self, key: &ObjectKey) -> Option<PollMemory> {

@@ -2,6 +2,7 @@
 
 mod context;
 pub mod credentials;
+pub mod events;
 pub mod fetcher;
 mod reconcile;
 #[cfg(test)]

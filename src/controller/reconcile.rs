@@ -225,6 +225,36 @@ fn observe_latencies(ctx: &Context, job: &BmsJob, status: &BmsJobStatus, now: ji
     }
 }
 
+/// Publishes the Events of a status transition; a failure to publish is only logged.
+async fn publish_events(
+    ctx: &Context,
+    job: &BmsJob,
+    previous: Option<&BmsJobStatus>,
+    status: &BmsJobStatus,
+) {
+    let Some(recorder) = &ctx.recorder else {
+        return;
+    };
+    let reference = job.object_ref(&());
+    for event in super::events::transition_events(previous, status) {
+        let published = recorder
+            .publish(
+                &kube::runtime::events::Event {
+                    type_: event.event_type(),
+                    reason: event.reason.to_owned(),
+                    note: Some(event.note.chars().take(1000).collect()),
+                    action: "Poll".to_owned(),
+                    secondary: None,
+                },
+                &reference,
+            )
+            .await;
+        if let Err(error) = published {
+            warn!(%error, reason = event.reason, "publishing an Event");
+        }
+    }
+}
+
 /// Reconciles one BmsJob.
 #[tracing::instrument(skip_all, fields(namespace = job.namespace(), name = job.name_any()))]
 pub async fn reconcile(job: Arc<BmsJob>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
@@ -316,6 +346,7 @@ async fn reconcile_inner(job: &BmsJob, ctx: &Context) -> Result<Action, Reconcil
             .await
             .map_err(ReconcileError::WriteStatus)?;
         ctx.metrics.status_writes.inc();
+        publish_events(ctx, job, previous, &status).await;
         info!(
             phase = status.phase.map(Phase::as_str),
             job_status = status.job_status.as_deref(),
