@@ -145,7 +145,7 @@ async fn each_outcome_reaches_its_phase_and_conditions() {
     })
     .await;
     assert_eq!(
-        unpaid_job.status.expect("status").phase,
+        unpaid_job.status.clone().expect("status").phase,
         Some(Phase::Pending)
     );
     assert_eq!(
@@ -161,7 +161,7 @@ async fn each_outcome_reaches_its_phase_and_conditions() {
         condition_status(&timed_out, "Failed").as_deref(),
         Some("True")
     );
-    assert_eq!(timed_out.status.expect("status").phase, Some(Phase::Failed));
+    assert_eq!(timed_out.status.clone().expect("status").phase, Some(Phase::Failed));
 
     // Finished jobs are not polled again.
     let before = sim.counters().await;

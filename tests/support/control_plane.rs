@@ -11,8 +11,8 @@
 //! janitor shell holding the read end of a pipe from the test process. When
 //! the test process exits, however it exits, the pipe closes and the janitor
 //! stops etcd and kube-apiserver and removes the temporary directory. A
-//! private control plane does the same in `Drop`, which also runs when a test
-//! panics.
+//! private control plane does the same when dropped, which also happens when
+//! a test panics.
 //!
 //! Without a controller-manager nothing reconciles: namespaces are never
 //! finalized after deletion, ServiceAccount token Secrets and `default`
@@ -46,15 +46,18 @@ const START_ATTEMPTS: usize = 3;
 const LOG_TAIL_LINES: usize = 40;
 
 /// A running etcd + kube-apiserver pair and the files to reach it.
+///
+/// Dropping it tears it down in field order: kube-apiserver is killed, then
+/// etcd, then the janitor removes the temporary directory.
 #[derive(Debug)]
 pub struct ControlPlane {
+    apiserver: LoggedProcess,
+    etcd: LoggedProcess,
+    janitor: Janitor,
     root: PathBuf,
     server_url: String,
     kubeconfig: PathBuf,
     pki: Pki,
-    etcd: LoggedProcess,
-    apiserver: LoggedProcess,
-    janitor: Janitor,
 }
 
 impl ControlPlane {
@@ -99,36 +102,18 @@ impl ControlPlane {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 
+    /// Starts etcd, then kube-apiserver. On any failure the values built so
+    /// far drop in reverse order: processes are killed, then the janitor
+    /// removes the directory.
     fn try_start(etcd_binary: &Path, apiserver_binary: &Path) -> Result<ControlPlane, StartError> {
         let root = tempfile::Builder::new()
             .prefix("bms-control-plane-")
             .tempdir()
             .context("creating the control plane's temporary directory")?
             .keep();
-        let mut janitor = Janitor::start(&root)?;
-        let result = Self::launch(&root, &janitor, etcd_binary, apiserver_binary);
-        if result.is_err() {
-            janitor.finish();
-        }
-        let (server_url, kubeconfig, pki, etcd, apiserver) = result?;
-        Ok(ControlPlane {
-            root,
-            server_url,
-            kubeconfig,
-            pki,
-            etcd,
-            apiserver,
-            janitor,
-        })
-    }
-
-    /// Starts etcd then kube-apiserver; on failure stops whatever started.
-    fn launch(
-        root: &Path,
-        janitor: &Janitor,
-        etcd_binary: &Path,
-        apiserver_binary: &Path,
-    ) -> Result<(String, PathBuf, Pki, LoggedProcess, LoggedProcess), StartError> {
+        let janitor = Janitor::start(&root).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&root);
+        })?;
         let pki = Pki::generate(&root.join("pki"))?;
 
         let etcd_client_port = free_loopback_port()?;
@@ -138,12 +123,9 @@ impl ControlPlane {
             etcd_binary,
             &etcd_args(&root.join("etcd"), etcd_client_port, etcd_peer_port),
             root.join("etcd.log"),
-            janitor,
+            &janitor,
         )?;
-        if let Err(err) = wait_for_etcd(&mut etcd, etcd_client_port) {
-            etcd.stop();
-            return Err(err);
-        }
+        wait_for_etcd(&mut etcd, etcd_client_port)?;
 
         let apiserver_port = free_loopback_port()?;
         let server_url = format!("https://127.0.0.1:{apiserver_port}");
@@ -163,14 +145,19 @@ impl ControlPlane {
             apiserver_binary,
             &apiserver_args(&pki, apiserver_port, etcd_client_port),
             root.join("kube-apiserver.log"),
-            janitor,
+            &janitor,
         )?;
-        if let Err(err) = wait_for_apiserver(&mut apiserver, &kubeconfig) {
-            apiserver.stop();
-            etcd.stop();
-            return Err(err);
-        }
-        Ok((server_url, kubeconfig, pki, etcd, apiserver))
+        wait_for_apiserver(&mut apiserver, &kubeconfig)?;
+
+        Ok(ControlPlane {
+            apiserver,
+            etcd,
+            janitor,
+            root,
+            server_url,
+            kubeconfig,
+            pki,
+        })
     }
 
     /// `https://127.0.0.1:<port>` of the API server.
@@ -225,14 +212,6 @@ impl ControlPlane {
             .env("HELM_CONFIG_HOME", helm_home.join("config"))
             .env("HELM_DATA_HOME", helm_home.join("data"));
         helm
-    }
-}
-
-impl Drop for ControlPlane {
-    fn drop(&mut self) {
-        self.apiserver.stop();
-        self.etcd.stop();
-        self.janitor.finish();
     }
 }
 

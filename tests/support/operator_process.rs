@@ -43,7 +43,7 @@ impl OperatorProcess {
             .join(format!("operator-{port}.log"));
         let log = std::fs::File::create(&log_path).expect("operator log file");
         let kubeconfig = kubeconfig.unwrap_or(control_plane.kubeconfig_path());
-        let child = Command::new(env!("CARGO_BIN_EXE_bms-job-operator"))
+        let child = Command::new(super::tools::crate_binary("bms-job-operator"))
             .arg("run")
             .arg(format!("--kubeconfig={}", kubeconfig.display()))
             .arg(format!("--http-addr={http_addr}"))

@@ -19,7 +19,7 @@ pub fn free_loopback_port() -> Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// A child process whose stdout and stderr go to a log file.
+/// A child process whose stdout and stderr go to a log file; killed on drop.
 #[derive(Debug)]
 pub struct LoggedProcess {
     name: &'static str,
@@ -73,9 +73,10 @@ impl LoggedProcess {
             .map(|log| log.contains("address already in use"))
             .unwrap_or(false)
     }
+}
 
-    /// Kills the process and reaps it.
-    pub fn stop(&mut self) {
+impl Drop for LoggedProcess {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -107,8 +108,8 @@ rm -rf "$root"
 "#;
 
 /// Cleans up a directory and the processes registered with [`Janitor::watch`]
-/// once the test process closes the janitor's stdin, which the kernel does
-/// when the test process exits, however it exits.
+/// once the test process closes the janitor's stdin: on drop, or when the
+/// test process exits, however it exits (the kernel closes the pipe).
 #[derive(Debug)]
 pub struct Janitor {
     process: Child,
@@ -146,11 +147,13 @@ impl Janitor {
         let mut pids = OpenOptions::new().append(true).open(&self.pids_file)?;
         writeln!(pids, "{pid}").context("registering a process with the janitor")
     }
+}
 
-    /// Removes the directory now. The caller must have stopped and reaped the
-    /// registered processes: their ids are forgotten so that a reused id is
-    /// never signalled.
-    pub fn finish(&mut self) {
+impl Drop for Janitor {
+    /// Removes the directory now. The registered processes must already be
+    /// stopped and reaped (see [`LoggedProcess`]'s drop): their ids are
+    /// forgotten first so that a reused id is never signalled.
+    fn drop(&mut self) {
         let _ = File::create(&self.pids_file);
         drop(self.stdin.take());
         let _ = self.process.wait();

@@ -24,7 +24,7 @@ pub struct SimProcess {
 impl SimProcess {
     /// Starts `bms-sim` with the end-to-end credentials and `extra` flags.
     pub fn start(extra: &[&str]) -> SimProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bms-sim"))
+        let mut child = Command::new(super::tools::crate_binary("bms-sim"))
             .args(["--listen", "127.0.0.1:0"])
             .arg(format!("--credential={ACCESS_KEY}:{SECRET_KEY}"))
             .args(extra)

@@ -39,3 +39,22 @@ pub fn kubectl_binary() -> PathBuf {
         _ => PathBuf::from("kubectl"),
     }
 }
+
+/// One of this crate's own binaries (`bms-job-operator`, `bms-sim`): the one Cargo built for
+/// this test, or else the debug build in `target/debug` (for the demo, which is an example).
+pub fn crate_binary(name: &str) -> PathBuf {
+    let from_cargo = match name {
+        "bms-sim" => option_env!("CARGO_BIN_EXE_bms-sim"),
+        "bms-job-operator" => option_env!("CARGO_BIN_EXE_bms-job-operator"),
+        _ => None,
+    };
+    let path = from_cargo.map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/debug")
+            .join(name)
+    });
+    if !path.is_file() {
+        panic!("{name} not found at {}: run `cargo build --bins`", path.display());
+    }
+    path
+}
