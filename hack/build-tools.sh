@@ -6,7 +6,8 @@
 # Usage: hack/build-tools.sh [kube-apiserver|etcd|helm]...   (default: all)
 # Prints the directory holding the links on stdout; progress goes to stderr.
 #
-# Each wrapper go.mod is the single source of the tool's version. A cached
+# Each wrapper go.mod is the single source of the tool's version; builds use
+# -mod=readonly so the committed go.mod and go.sum are used exactly. A cached
 # binary is named <tool>-<version>-<hash>, where the hash covers the wrapper's
 # files and the build flags, so any change to them builds a new binary.
 #
@@ -49,9 +50,9 @@ wrapper_hash() {
   } | sha256sum | cut -c1-12
 }
 
-# Builds package $3 in wrapper module $2 into the cache as tool $1 unless the
-# cached binary already exists, then links it into $bin_dir.
-# Remaining arguments are the version and the -ldflags value.
+# ensure_tool TOOL PACKAGE VERSION LDFLAGS: builds PACKAGE in the wrapper
+# module hack/tools/TOOL into the cache unless the cached binary exists, then
+# links it into $bin_dir as TOOL.
 ensure_tool() {
   local tool=$1 wrapper="$wrappers_dir/$1" package=$2 version=$3 ldflags=$4
   local cached tmp started
