@@ -6,6 +6,11 @@ use bms_job_operator::bms::{BmsClient, ClientOptions, Credentials, ErrorClass, J
 use bms_job_operator::sim::{SimConfig, SimHandle, spawn};
 use serde_json::{Value, json};
 
+/// reqwest is built without a default TLS crypto provider: install one before any client.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A response body as JSON (`Null` when it is not JSON).
 async fn json_of(response: reqwest::Response) -> Value {
     let text = response.text().await.unwrap_or_default();
@@ -15,6 +20,7 @@ async fn json_of(response: reqwest::Response) -> Value {
 const PROJECT: &str = "0a8c7f3e2b1d4e5f9a6b7c8d9e0f1a2b";
 
 async fn start() -> SimHandle {
+    install_crypto_provider();
     let config = SimConfig {
         tokens: vec!["iam-token-1".to_owned()],
         ..SimConfig::default()

@@ -6,6 +6,11 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// reqwest is built without a default TLS crypto provider: install one before any client.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 const BIN: &str = env!("CARGO_BIN_EXE_bms-sim");
 
 fn run(args: &[&str]) -> Output {
@@ -190,6 +195,7 @@ fn a_malformed_credential_is_refused_without_echoing_it() {
 
 #[test]
 fn it_prints_one_line_serves_logs_json_and_stops_on_sigterm() {
+    install_crypto_provider();
     let dir = tempfile::tempdir().expect("temp dir");
     let scenario = write(
         dir.path(),

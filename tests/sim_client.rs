@@ -18,6 +18,11 @@ use bms_job_operator::sim::scenario::{Format, Scenario};
 use bms_job_operator::sim::{ManualClock, SimConfig, SimHandle, spawn};
 use serde_json::{Value, json};
 
+/// reqwest is built without a default TLS crypto provider: install one before any client.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A response body as JSON (`Null` when it is not JSON).
 async fn json_of(response: reqwest::Response) -> Value {
     let text = response.text().await.unwrap_or_default();
@@ -74,6 +79,7 @@ struct Harness {
 }
 
 async fn start(lockout_failures: u32) -> Harness {
+    install_crypto_provider();
     let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
     let config = SimConfig {
         credentials: vec![
@@ -569,6 +575,7 @@ async fn the_running_body_has_the_fixture_shape() {
 
 #[tokio::test]
 async fn the_system_clock_moves_jobs_too() {
+    install_crypto_provider();
     let config = SimConfig {
         credentials: vec![SimCredential::parse(&format!("{AK}:{SK}")).expect("credential")],
         ..SimConfig::default()

@@ -13,6 +13,11 @@ use bms_job_operator::sim::scenario::{Format, Scenario};
 use bms_job_operator::sim::{SimConfig, SimHandle, spawn};
 use serde_json::{Value, json};
 
+/// reqwest is built without a default TLS crypto provider: install one before any client.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A response body as JSON (`Null` when it is not JSON).
 async fn json_of(response: reqwest::Response) -> Value {
     let text = response.text().await.unwrap_or_default();
@@ -44,6 +49,7 @@ struct Harness {
 }
 
 async fn start(rate_limit: Option<u32>) -> Harness {
+    install_crypto_provider();
     let config = SimConfig {
         credentials: vec![SimCredential::parse(&format!("{AK}:{SK}")).expect("credential")],
         scenario: Scenario::parse(SCENARIO, Format::Yaml).expect("scenario"),
