@@ -22,10 +22,15 @@ pub struct SimProcess {
 }
 
 impl SimProcess {
-    /// Starts `bms-sim` with the end-to-end credentials and `extra` flags.
+    /// Starts `bms-sim` on a free port with the end-to-end credentials and `extra` flags.
     pub fn start(extra: &[&str]) -> SimProcess {
+        Self::start_on("127.0.0.1:0", extra)
+    }
+
+    /// Starts `bms-sim` listening on `listen`.
+    pub fn start_on(listen: &str, extra: &[&str]) -> SimProcess {
         let mut child = Command::new(super::tools::crate_binary("bms-sim"))
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .arg(format!("--credential={ACCESS_KEY}:{SECRET_KEY}"))
             .args(extra)
             .env("RUST_LOG", "warn")
