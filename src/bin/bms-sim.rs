@@ -3,7 +3,7 @@
 //! Reads the command line, starts the server, prints `bms-sim listening on http://ADDR` on
 //! stdout and serves until SIGTERM or Ctrl-C. See `bms-sim --help` and `docs/bms-sim.md`.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use bms_job_operator::sim::cli::{Cli, LogFormat};
@@ -15,7 +15,8 @@ fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
