@@ -161,7 +161,10 @@ async fn each_outcome_reaches_its_phase_and_conditions() {
         condition_status(&timed_out, "Failed").as_deref(),
         Some("True")
     );
-    assert_eq!(timed_out.status.clone().expect("status").phase, Some(Phase::Failed));
+    assert_eq!(
+        timed_out.status.clone().expect("status").phase,
+        Some(Phase::Failed)
+    );
 
     // Finished jobs are not polled again.
     let before = sim.counters().await;

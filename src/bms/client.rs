@@ -55,6 +55,9 @@ pub struct BmsClient {
 impl BmsClient {
     /// A client of `endpoint` (`http://` or `https://`, optionally with a path prefix).
     pub fn new(endpoint: &str, options: ClientOptions) -> Result<Self, CloudError> {
+        // rustls needs one process-wide crypto provider; ring is the one the whole crate uses.
+        // Installing fails harmlessly when one is already installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let endpoint = Url::parse(endpoint)
             .map_err(|error| CloudError::Config(format!("endpoint {endpoint:?}: {error}")))?;
         if !matches!(endpoint.scheme(), "http" | "https") || endpoint.host_str().is_none() {

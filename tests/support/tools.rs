@@ -54,7 +54,10 @@ pub fn crate_binary(name: &str) -> PathBuf {
             .join(name)
     });
     if !path.is_file() {
-        panic!("{name} not found at {}: run `cargo build --bins`", path.display());
+        panic!(
+            "{name} not found at {}: run `cargo build --bins`",
+            path.display()
+        );
     }
     path
 }
