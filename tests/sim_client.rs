@@ -611,3 +611,80 @@ async fn the_system_clock_moves_jobs_too() {
     }
     sim.shutdown().await.expect("clean shutdown");
 }
+
+#[derive(serde::Deserialize)]
+struct Vectors {
+    cases: Vec<Vector>,
+}
+
+#[derive(serde::Deserialize)]
+struct Vector {
+    name: String,
+    method: String,
+    host: String,
+    path: String,
+    headers: std::collections::BTreeMap<String, String>,
+    ak: String,
+    sk: String,
+    expected_authorization: String,
+}
+
+/// The server accepts each job-endpoint signing vector, replayed byte for byte, when its clock
+/// is set to the vector's date; one second of skew beyond the limit and it refuses it.
+#[tokio::test]
+async fn the_server_accepts_the_signing_vectors_at_their_own_date() {
+    install_crypto_provider();
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/signing-vectors.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("vectors");
+    let vectors: Vectors = serde_json::from_str(&text).expect("vectors JSON");
+    let job_vectors: Vec<&Vector> = vectors
+        .cases
+        .iter()
+        .filter(|case| case.method == "GET" && case.path.contains("/jobs/"))
+        .collect();
+    assert!(job_vectors.len() >= 3, "job-endpoint vectors");
+    for case in job_vectors {
+        let signed_at =
+            bms_job_operator::sim::auth::parse_sdk_date(&case.headers["X-Sdk-Date"]).expect("date");
+        let clock = Arc::new(ManualClock::new(signed_at));
+        let token = case
+            .headers
+            .get("X-Security-Token")
+            .map(|token| format!(":{token}"));
+        let credential = format!("{}:{}{}", case.ak, case.sk, token.unwrap_or_default());
+        let segments: Vec<&str> = case.path.split('/').collect();
+        let (project, job) = (segments[2], segments[4]);
+        let scenario =
+            format!("jobs: [{{project_id: '{project}', job_id: '{job}', duration: 1h}}]");
+        let sim = spawn(SimConfig {
+            credentials: vec![SimCredential::parse(&credential).expect("credential")],
+            scenario: Scenario::parse(&scenario, Format::Yaml).expect("scenario"),
+            clock: clock.clone(),
+            ..SimConfig::default()
+        })
+        .await
+        .expect("simulator");
+        let send = || {
+            let mut request = reqwest::Client::new()
+                .get(format!("{}{}", sim.url(), case.path))
+                .header("host", &case.host)
+                .header("authorization", &case.expected_authorization);
+            for (name, value) in &case.headers {
+                request = request.header(name, value);
+            }
+            request.send()
+        };
+        let response = send().await.expect("response");
+        assert_eq!(response.status(), 200, "vector {}", case.name);
+        let body = json_of(response).await;
+        assert_eq!(body["job_id"], json!(job), "vector {}", case.name);
+
+        clock.advance(Duration::from_secs(15 * 60 + 1));
+        let response = send().await.expect("response");
+        assert_eq!(response.status(), 401, "vector {} too old", case.name);
+        sim.shutdown().await.expect("shutdown");
+    }
+}

@@ -122,7 +122,7 @@ def test_a_job_lives_through_its_states(sim, client):
     status, created = sim.admin(
         "POST",
         "/admin/jobs",
-        {"project_id": PROJECT_ID, "init_for": "1s", "sub_jobs": [{"duration": "1s"}, {"duration": "1s"}]},
+        {"project_id": PROJECT_ID, "init_for": "2s", "sub_jobs": [{"duration": "1s"}, {"duration": "1s"}]},
     )
     assert status == 201, created
     job_id = created["job_id"]
@@ -134,7 +134,7 @@ def test_a_job_lives_through_its_states(sim, client):
             seen.append(job.status)
         return job.status in ("SUCCESS", "FAIL")
 
-    assert wait_until(20, finished, interval=0.1), seen
+    assert wait_until(30, finished, interval=0.1), seen
     assert seen == ["INIT", "RUNNING", "SUCCESS"], seen
 
 
