@@ -44,8 +44,8 @@ jobs:
     init_for: 2s
     sub_jobs:
       - {job_id: ff8080817c1a2b3c017c1a2b3c4d1001, server_id: 6f1c0a52-1d7e-4c55-9a6e-1f7b8a3c9d01, duration: 3s}
-      - {job_id: ff8080817c1a2b3c017c1a2b3c4d1002, server_id: 6f1c0a52-1d7e-4c55-9a6e-1f7b8a3c9d02, duration: 2s}
-      - {job_id: ff8080817c1a2b3c017c1a2b3c4d1003, server_id: 6f1c0a52-1d7e-4c55-9a6e-1f7b8a3c9d03, duration: 4s}
+      - {job_id: ff8080817c1a2b3c017c1a2b3c4d1002, server_id: 6f1c0a52-1d7e-4c55-9a6e-1f7b8a3c9d02, duration: 5s}
+      - {job_id: ff8080817c1a2b3c017c1a2b3c4d1003, server_id: 6f1c0a52-1d7e-4c55-9a6e-1f7b8a3c9d03, start_after: 3500ms, duration: 2500ms}
   - project_id: 0a8c7f3e2b1d4e5f9a6b7c8d9e0f1a2b
     job_id: ff8080817c1a2b3c017c1a2b3c4d0003
     job_type: baremetalBatchCreate
@@ -161,10 +161,11 @@ async fn a_batch_goes_from_init_through_running_sub_jobs_to_success() {
         }
     }
     assert_eq!(seen_states, ["INIT", "RUNNING", "SUCCESS"]);
-    // Sub-jobs run one after the other and finish one by one.
+    // Sub-jobs run in parallel (the third starts later) and finish one by one.
     let expected: Vec<Vec<&str>> = vec![
-        vec!["RUNNING", "INIT", "INIT"],
+        vec!["RUNNING", "RUNNING", "INIT"],
         vec!["SUCCESS", "RUNNING", "INIT"],
+        vec!["SUCCESS", "RUNNING", "RUNNING"],
         vec!["SUCCESS", "SUCCESS", "RUNNING"],
         vec!["SUCCESS", "SUCCESS", "SUCCESS"],
     ];
@@ -185,7 +186,7 @@ async fn a_batch_goes_from_init_through_running_sub_jobs_to_success() {
     let end: jiff::Timestamp = end.parse().expect("ISO-8601");
     assert_eq!(
         end.duration_since(begin),
-        jiff::SignedDuration::from_secs(9)
+        jiff::SignedDuration::from_secs(6)
     );
     for (index, sub) in last.sub_jobs().iter().enumerate() {
         assert_eq!(sub.state(), Some(JobState::Success));
@@ -206,7 +207,7 @@ async fn a_failed_sub_job_fails_the_batch_with_codes_and_reasons() {
     harness.advance_ms(1_500);
     let running = harness.get(job_id).await.expect("RUNNING");
     assert_eq!(running.state(), Some(JobState::Running));
-    assert_eq!(sub_states(&running), ["RUNNING", "INIT"]);
+    assert_eq!(sub_states(&running), ["RUNNING", "RUNNING"]);
     harness.advance_ms(2_000);
     let running = harness.get(job_id).await.expect("RUNNING");
     assert_eq!(sub_states(&running), ["SUCCESS", "RUNNING"]);
@@ -539,7 +540,7 @@ async fn error_bodies_match_the_fixtures() {
 #[tokio::test]
 async fn the_running_body_has_the_fixture_shape() {
     let harness = start(5).await;
-    harness.advance_ms(5_500);
+    harness.advance_ms(5_200);
     let base = harness.sim.url();
     let path = format!("/v1/{PROJECT}/jobs/ff8080817c1a2b3c017c1a2b3c4d0001");
     let response = signed_get(&base, &path, &[("X-Project-Id", PROJECT)], SK).await;

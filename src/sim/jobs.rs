@@ -4,8 +4,9 @@
 //! A job lives like this, measured from its creation `t0`:
 //! 1. `PENDING_PAYMENT` for `pending_payment_for` (or forever), when set;
 //! 2. `INIT` for `init_for` (`entities: {}`, empty times);
-//! 3. `RUNNING` from `run_start`: sub-jobs run one after another (or from `start_after`, when
-//!    given), each `INIT` → `RUNNING` → `SUCCESS`/`FAIL` with its own times;
+//! 3. `RUNNING` from `run_start`: sub-jobs run in parallel, as a batch's servers are built, each
+//!    from `start_after` (default at once) for its `duration`, `INIT` → `RUNNING` →
+//!    `SUCCESS`/`FAIL` with its own times, so they finish one by one;
 //! 4. `SUCCESS`, or `FAIL` when a sub-job failed or the spec says `fail`, once every sub-job has
 //!    ended and `duration` (if any) has passed.
 //!
@@ -193,8 +194,8 @@ pub struct SubJobSpec {
     pub server_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nic_id: Option<String>,
-    /// When the sub-job starts, from the job's start of running; by default when the previous
-    /// sub-job ends (the first one at once).
+    /// When the sub-job starts, measured from the job's start of running (default: at once,
+    /// so sub-jobs run in parallel); it is `INIT` until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_after: Option<SimDuration>,
     /// Its running time.
@@ -380,16 +381,11 @@ impl Job {
         let mut sub_jobs = Vec::with_capacity(spec.sub_jobs.len());
         let mut end = run_start;
         if let Some(run_start) = run_start {
-            let mut previous_end = run_start;
             let mut last_end = add(run_start, spec.duration.unwrap_or_default().0);
             for sub_job in &spec.sub_jobs {
-                let start = sub_job
-                    .start_after
-                    .map(|after| add(run_start, after.0))
-                    .unwrap_or(previous_end);
+                let start = add(run_start, sub_job.start_after.unwrap_or_default().0);
                 let finish = add(start, sub_job.duration.0);
                 sub_jobs.push((start, finish));
-                previous_end = finish;
                 last_end = last_end.max(finish);
             }
             end = Some(last_end);
@@ -600,8 +596,8 @@ job_type: baremetalBatchCreate
 init_for: 1s
 sub_jobs:
   - {job_id: s1, server_id: srv-1, duration: 2s}
-  - {job_id: s2, server_id: srv-2, duration: 3s}
-  - {job_id: s3, server_id: srv-3, duration: 1s}
+  - {job_id: s2, server_id: srv-2, duration: 4s}
+  - {job_id: s3, server_id: srv-3, start_after: 3s, duration: 3s}
 "#;
 
     #[test]
@@ -616,7 +612,7 @@ sub_jobs:
 
     #[test]
     fn running_shows_sub_jobs_in_mixed_states_like_the_fixture() {
-        // At 1s + 2.5s: s1 finished, s2 running, s3 waiting.
+        // At 1s + 2.5s: s1 finished, s2 running, s3 waiting for its start at 1s + 3s.
         let body = json_at(&job(BATCH), 3_500);
         assert_eq!(body["status"], "RUNNING");
         assert_eq!(body["begin_time"], "2026-12-04T09:00:01.000Z");
@@ -635,7 +631,7 @@ sub_jobs:
             subs[1],
             json!({"status": "RUNNING", "entities": {"server_id": "srv-2"}, "job_id": "s2",
                    "job_type": "baremetalSingleCreate",
-                   "begin_time": "2026-12-04T09:00:03.000Z", "end_time": ""})
+                   "begin_time": "2026-12-04T09:00:01.000Z", "end_time": ""})
         );
         assert_eq!(
             subs[2],
@@ -660,9 +656,13 @@ sub_jobs:
         assert_eq!(finished(1_000), 0);
         assert_eq!(finished(2_999), 0);
         assert_eq!(finished(3_000), 1);
-        assert_eq!(finished(5_999), 1);
-        assert_eq!(finished(6_000), 2);
+        assert_eq!(finished(4_999), 1);
+        assert_eq!(finished(5_000), 2);
         assert_eq!(job.render(at(6_999)).status, "RUNNING");
+        assert_eq!(
+            job.render(at(6_999)).entities.sub_jobs.expect("subs")[2].begin_time,
+            "2026-12-04T09:00:04.000Z"
+        );
         let body = json_at(&job, 7_000);
         assert_eq!(body["status"], "SUCCESS");
         assert_eq!(body["end_time"], "2026-12-04T09:00:07.000Z");
@@ -680,10 +680,11 @@ project_id: p1
 job_id: j2
 sub_jobs:
   - {server_id: a, duration: 1s}
-  - {server_id: b, duration: 1s, fail: {error_code: BMS.0102, fail_reason: "Insufficient resources."}}
+  - {server_id: b, duration: 2s, fail: {error_code: BMS.0102, fail_reason: "Insufficient resources."}}
 "#);
         let running = json_at(&job, 1_500);
         assert_eq!(running["status"], "RUNNING");
+        assert_eq!(running["entities"]["sub_jobs"][0]["status"], "SUCCESS");
         assert_eq!(running["entities"]["sub_jobs"][1]["status"], "RUNNING");
         let body = json_at(&job, 2_000);
         assert_eq!(body["status"], "FAIL");
@@ -763,18 +764,22 @@ fail: {error_code: BMS.0040, fail_reason: "The bare metal server does not exist.
     }
 
     #[test]
-    fn parallel_sub_jobs_start_after_their_offset() {
+    fn sub_jobs_run_in_parallel_unless_told_to_wait() {
         let job = job(r#"
 project_id: p1
 sub_jobs:
-  - {duration: 3s, start_after: 0s}
-  - {duration: 1s, start_after: 0s}
+  - {duration: 3s}
+  - {duration: 1s}
+  - {duration: 1s, start_after: 3s}
 "#);
         let body = job.render(at(1_500));
         let subs = body.entities.sub_jobs.expect("sub-jobs");
         assert_eq!(subs[0].status, "RUNNING");
         assert_eq!(subs[1].status, "SUCCESS");
-        assert_eq!(job.render(at(3_000)).status, "SUCCESS");
+        assert_eq!(subs[2].status, "INIT");
+        assert_eq!(job.render(at(3_500)).status, "RUNNING");
+        assert_eq!(job.schedule().end, Some(at(4_000)));
+        assert_eq!(job.render(at(4_000)).status, "SUCCESS");
     }
 
     #[test]

@@ -122,7 +122,7 @@ def test_a_job_lives_through_its_states(sim, client):
     status, created = sim.admin(
         "POST",
         "/admin/jobs",
-        {"project_id": PROJECT_ID, "init_for": "2s", "sub_jobs": [{"duration": "1s"}, {"duration": "1s"}]},
+        {"project_id": PROJECT_ID, "init_for": "2s", "sub_jobs": [{"duration": "1s"}, {"duration": "2s"}]},
     )
     assert status == 201, created
     job_id = created["job_id"]
