@@ -17,6 +17,9 @@ use crate::get_job::{credentials, read_ca};
 use crate::http::{Readiness, serve};
 use crate::metrics::Metrics;
 
+/// How often readiness re-checks whether the watches have synced.
+const SYNC_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
 async fn kube_client(args: &RunArgs) -> anyhow::Result<kube::Client> {
     let config = match &args.kubeconfig {
         Some(path) => {
@@ -145,7 +148,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     tokio::spawn(async move {
         if let Ok(stores) = stores_receiver.await {
             for store in stores {
-                let _ = store.wait_until_ready().await;
+                // The store wakes only one waiter (the controller's), so ask again until ready.
+                while tokio::time::timeout(SYNC_CHECK_INTERVAL, store.wait_until_ready())
+                    .await
+                    .is_err()
+                {}
             }
             sync_readiness.set_synced(true);
             info!("watches synced");
