@@ -333,6 +333,8 @@ pub fn respond(
             ),
             body: throttled_body(rate_limit_text, request_id),
         },
+        // A latency fault only delays ([`FaultBook::take`] never makes it the answer); should it
+        // answer anyway, the answer is an empty JSON body.
         FaultKind::Latency => json_response(200, serde_json::Value::Null),
         FaultKind::DropConnection => FaultResponse::Drop,
         FaultKind::TruncatedJson => {

@@ -348,7 +348,7 @@ impl SimState {
         }
     }
 
-    /// `Err(seconds to wait)` when the global rate limit refuses a request.
+    /// `Some((seconds to wait, limit per second))` when the global rate limit refuses a request.
     fn rate_limited(&self) -> Option<(u64, u32)> {
         let rate_limit = self.rate_limit.as_ref()?;
         let not_until = rate_limit.limiter.check().err()?;
