@@ -13,6 +13,18 @@ fn install_crypto_provider() {
 
 const BIN: &str = env!("CARGO_BIN_EXE_bms-sim");
 
+/// A child process killed if the test fails before it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
@@ -202,24 +214,26 @@ fn it_prints_one_line_serves_logs_json_and_stops_on_sigterm() {
         "ok.json",
         r#"{"jobs": [{"project_id": "p1", "job_id": "j1", "duration": "1h"}]}"#,
     );
-    let mut child = Command::new(BIN)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--scenario",
-            &scenario,
-            "--token",
-            "tok",
-            "--log-format",
-            "json",
-        ])
-        .env("BMS_SIM_CREDENTIALS", "ENVAK:ENVSECRETKEY")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--scenario",
+                &scenario,
+                "--token",
+                "tok",
+                "--log-format",
+                "json",
+            ])
+            .env("BMS_SIM_CREDENTIALS", "ENVAK:ENVSECRETKEY")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts"),
+    );
+    let mut stdout = BufReader::new(child.0.stdout.take().expect("stdout"));
     let mut line = String::new();
     stdout.read_line(&mut line).expect("listening line");
     let url = line
@@ -247,13 +261,13 @@ fn it_prints_one_line_serves_logs_json_and_stops_on_sigterm() {
     assert_eq!(status, 200);
 
     let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
     let deadline = Instant::now() + Duration::from_secs(15);
     let exit = loop {
-        if let Some(exit) = child.try_wait().expect("wait") {
+        if let Some(exit) = child.0.try_wait().expect("wait") {
             break exit;
         }
         assert!(Instant::now() < deadline, "bms-sim did not stop on SIGTERM");
@@ -266,6 +280,7 @@ fn it_prints_one_line_serves_logs_json_and_stops_on_sigterm() {
     assert_eq!(rest, "", "exactly one line on stdout");
     let mut stderr = String::new();
     child
+        .0
         .stderr
         .take()
         .expect("stderr")
