@@ -113,10 +113,12 @@ impl BmsClient {
             .strftime(signing::DATE_FORMAT)
             .to_string();
         let headers = signed_headers(&url, project_id, &sdk_date, credentials);
+        // The URL holds the path percent-encoded; the signature encodes the raw segments.
+        let raw_path = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
         let authorization = signing::authorization(
             &SignedRequest {
                 method: "GET",
-                path: url.path(),
+                path: &raw_path,
                 query: &[],
                 headers: &headers,
                 body: b"",
