@@ -113,20 +113,7 @@ impl BmsClient {
             .strftime(signing::DATE_FORMAT)
             .to_string();
         let headers = signed_headers(&url, project_id, &sdk_date, credentials);
-        // The URL holds the path percent-encoded; the signature encodes the raw segments.
-        let raw_path = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
-        let authorization = signing::authorization(
-            &SignedRequest {
-                method: "GET",
-                path: &raw_path,
-                query: &[],
-                headers: &headers,
-                body: b"",
-            },
-            &sdk_date,
-            credentials.access_key(),
-            credentials.secret_key(),
-        );
+        let authorization = sign_get(&url, &headers, &sdk_date, credentials);
         let mut request = self.http.get(url.clone());
         for (name, value) in headers.iter().filter(|(name, _)| name != "Host") {
             request = request.header(name, value);
@@ -194,6 +181,29 @@ fn signed_headers(
         headers.push(("X-Security-Token".to_owned(), token.to_owned()));
     }
     headers
+}
+
+/// The `Authorization` value of a GET of `url`. The URL holds its path percent-encoded; the
+/// signature encodes the raw segments itself, as the official SDK does.
+fn sign_get(
+    url: &Url,
+    headers: &[(String, String)],
+    sdk_date: &str,
+    credentials: &Credentials,
+) -> String {
+    let raw_path = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
+    signing::authorization(
+        &SignedRequest {
+            method: "GET",
+            path: &raw_path,
+            query: &[],
+            headers,
+            body: b"",
+        },
+        sdk_date,
+        credentials.access_key(),
+        credentials.secret_key(),
+    )
 }
 
 fn transport_error(url: &Url, source: reqwest::Error) -> CloudError {
@@ -298,4 +308,49 @@ fn snippet(body: &[u8]) -> String {
         .collect::<String>()
         .trim()
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_encoded_path_is_signed_once_encoded_not_twice() {
+        let credentials = Credentials::new("AK", "SK");
+        let url = Url::parse("http://127.0.0.1:8080/v1/p/jobs/a b").expect("url");
+        assert_eq!(url.path(), "/v1/p/jobs/a%20b");
+        let headers = signed_headers(&url, "p", "20261204T101500Z", &credentials);
+        let expected = signing::authorization(
+            &SignedRequest {
+                method: "GET",
+                path: "/v1/p/jobs/a b",
+                query: &[],
+                headers: &headers,
+                body: b"",
+            },
+            "20261204T101500Z",
+            "AK",
+            "SK",
+        );
+        assert_eq!(
+            sign_get(&url, &headers, "20261204T101500Z", &credentials),
+            expected
+        );
+    }
+
+    #[test]
+    fn the_host_header_keeps_a_non_default_port() {
+        let credentials = Credentials::new("AK", "SK").with_security_token(Some("T".into()));
+        let url = Url::parse("http://127.0.0.1:8080/v1/p/jobs/j").expect("url");
+        let headers = signed_headers(&url, "p", "d", &credentials);
+        assert!(headers.contains(&("Host".to_owned(), "127.0.0.1:8080".to_owned())));
+        assert!(headers.contains(&("X-Security-Token".to_owned(), "T".to_owned())));
+        let default_port =
+            Url::parse("https://bms.cn-north-4.myhuaweicloud.com/v1/p/jobs/j").expect("url");
+        let headers = signed_headers(&default_port, "p", "d", &credentials);
+        assert!(headers.contains(&(
+            "Host".to_owned(),
+            "bms.cn-north-4.myhuaweicloud.com".to_owned()
+        )));
+    }
 }
