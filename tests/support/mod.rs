@@ -6,8 +6,10 @@
 #![allow(dead_code)]
 
 pub mod bmsjobs;
+pub mod chart;
 mod cluster_setup;
 pub mod control_plane;
+pub mod gitops;
 mod kubeconfig;
 pub mod operator_process;
 pub mod pki;
