@@ -59,6 +59,10 @@ struct KeyState {
     paused_until: Option<Instant>,
     last_auth_error: String,
     throttled_until: Option<Instant>,
+    /// The cloud accepted these credentials last time it judged them.
+    trusted: bool,
+    /// Held by the one request in flight while the credentials are not trusted.
+    probe: Arc<tokio::sync::Mutex<()>>,
 }
 
 type LimitKey = (String, String);
@@ -129,6 +133,7 @@ impl CloudFetcher {
         let now = Instant::now();
         self.with_key(key, |state| match result {
             Err(error) if error.class() == ErrorClass::Auth => {
+                state.trusted = false;
                 state.auth_failures += 1;
                 state.paused_until = Some(now + self.pause_after(state.auth_failures));
                 state.last_auth_error = error.summary();
@@ -138,6 +143,7 @@ impl CloudFetcher {
                 state.throttled_until = Some(now + wait);
             }
             Ok(_) => {
+                state.trusted = true;
                 state.auth_failures = 0;
                 state.paused_until = None;
             }
@@ -154,24 +160,47 @@ impl CloudFetcher {
             query.endpoint.clone(),
             credentials.fingerprint_with_secret(),
         );
-        let now = Instant::now();
-        let (paused_until, throttled_until, last) = self.with_key(&key, |state| {
-            (
-                state.paused_until.filter(|until| *until > now),
-                state.throttled_until.filter(|until| *until > now),
-                state.last_auth_error.clone(),
-            )
-        });
-        if let Some(until) = paused_until {
-            return Err(CloudError::AuthPaused {
-                remaining: until - now,
-                last,
+        // Credentials the cloud has not accepted yet (new, or rejected last time) are tried by
+        // one request at a time: BmsJobs sharing a wrong key must not send the cloud more
+        // failures in a row than the breaker allows, however many are due at once.
+        let probe = self.with_key(&key, |state| (!state.trusted).then(|| state.probe.clone()));
+        let _probe = match probe {
+            Some(probe) => {
+                let guard = probe.lock_owned().await;
+                (!self.with_key(&key, |state| state.trusted)).then_some(guard)
+            }
+            None => None,
+        };
+        loop {
+            let now = Instant::now();
+            let (paused_until, throttled_until, last) = self.with_key(&key, |state| {
+                (
+                    state.paused_until.filter(|until| *until > now),
+                    state.throttled_until.filter(|until| *until > now),
+                    state.last_auth_error.clone(),
+                )
             });
+            if let Some(until) = paused_until {
+                return Err(CloudError::AuthPaused {
+                    remaining: until - now,
+                    last,
+                });
+            }
+            if let Some(until) = throttled_until {
+                tokio::time::sleep_until(until).await;
+            }
+            self.limiter.until_key_ready(&key).await;
+            // A request that waited for its turn while the cloud throttled (or rejected) the
+            // key meanwhile waits again rather than go out at once.
+            let now = Instant::now();
+            let held_back = self.with_key(&key, |state| {
+                state.throttled_until.is_some_and(|until| until > now)
+                    || state.paused_until.is_some_and(|until| until > now)
+            });
+            if !held_back {
+                break;
+            }
         }
-        if let Some(until) = throttled_until {
-            tokio::time::sleep_until(until).await;
-        }
-        self.limiter.until_key_ready(&key).await;
         let client = self.client(&query.endpoint)?;
         let result = client
             .get_job(&query.project_id, &query.job_id, credentials)
@@ -197,3 +226,112 @@ impl JobFetcher for CloudFetcher {
 
 /// Shared handle used by the reconciler.
 pub type SharedFetcher = Arc<dyn JobFetcher>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::auth::SimCredential;
+    use crate::sim::counters::Outcome;
+    use crate::sim::faults::{FaultKind, FaultSpec};
+    use crate::sim::{SimConfig, SimHandle, spawn};
+
+    const AK: &str = "FETCHERTESTAK0000001";
+    const SK: &str = "fetcherTestSecretKey000000000000000001";
+    const PROJECT: &str = "0a8c7f3e2b1d4e5f9a6b7c8d9e0f1a2b";
+
+    async fn sim_with_job() -> (SimHandle, JobQuery) {
+        let sim = spawn(SimConfig {
+            credentials: vec![SimCredential::parse(&format!("{AK}:{SK}")).expect("credential")],
+            ..SimConfig::default()
+        })
+        .await
+        .expect("simulator");
+        let spec = serde_json::from_value(serde_json::json!({
+            "project_id": PROJECT, "job_type": "baremetalReinstallOs", "duration": "1h"
+        }))
+        .expect("job spec");
+        let job = sim.state().add_job(spec).expect("job");
+        let query = JobQuery {
+            endpoint: sim.url(),
+            project_id: PROJECT.into(),
+            job_id: job.job.job_id().to_owned(),
+        };
+        (sim, query)
+    }
+
+    fn fetcher(rate: u32) -> CloudFetcher {
+        let rate = NonZeroU32::new(rate).expect("rate");
+        CloudFetcher::new(CloudLimits {
+            rate_per_second: rate,
+            burst: rate,
+            auth_retry: Duration::from_secs(60),
+            auth_pause: Duration::from_secs(600),
+            client: ClientOptions::default(),
+        })
+    }
+
+    #[tokio::test]
+    async fn unproven_credentials_are_tried_by_one_request_at_a_time() {
+        let (sim, query) = sim_with_job().await;
+        let fetcher = fetcher(100);
+        let wrong = Credentials::new(AK, "not-the-secret-key");
+        let results =
+            futures::future::join_all((0..8).map(|_| fetcher.fetch(&query, &wrong))).await;
+        let rejected = results
+            .iter()
+            .filter(|result| matches!(result, Err(CloudError::Api { .. })))
+            .count();
+        let paused = results
+            .iter()
+            .filter(|result| matches!(result, Err(CloudError::AuthPaused { .. })))
+            .count();
+        assert_eq!((rejected, paused), (1, 7), "{results:?}");
+        let counters = sim.state().counters();
+        assert_eq!(counters.access_keys[AK].longest_auth_failure_streak, 1);
+
+        // Right credentials: the first answer proves them, and the rest go out together.
+        let right = Credentials::new(AK, SK);
+        let results =
+            futures::future::join_all((0..8).map(|_| fetcher.fetch(&query, &right))).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(fetcher.paused_keys(), 1, "only the wrong key is paused");
+    }
+
+    #[tokio::test]
+    async fn requests_waiting_for_their_turn_honour_a_throttle_that_came_meanwhile() {
+        let (sim, query) = sim_with_job().await;
+        let fetcher = Arc::new(fetcher(1));
+        let credentials = Credentials::new(AK, SK);
+        fetcher
+            .fetch(&query, &credentials)
+            .await
+            .expect("credentials proven");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let mut throttle = FaultSpec::new(FaultKind::Throttle);
+        throttle.count = Some(1);
+        throttle.retry_after_seconds = Some(3);
+        sim.state().add_fault(throttle).expect("fault");
+        // One request goes out at once and is throttled; the others wait for the limiter (one
+        // per second), then for the Retry-After of 3 s.
+        let started = Instant::now();
+        let requests = (0..3).map(|_| {
+            let fetcher = fetcher.clone();
+            let query = query.clone();
+            let credentials = credentials.clone();
+            tokio::spawn(async move { fetcher.fetch(&query, &credentials).await })
+        });
+        let handles: Vec<_> = requests.collect();
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let counters = sim.state().counters();
+        assert_eq!(
+            (counters.all.requests, counters.all.count(Outcome::Fault)),
+            (2, 1),
+            "nothing but the throttled request within Retry-After"
+        );
+        for handle in handles {
+            let _ = handle.await.expect("request task");
+        }
+        assert!(started.elapsed() >= Duration::from_secs(3));
+        assert_eq!(sim.state().counters().all.requests, 4);
+    }
+}
