@@ -194,10 +194,22 @@ async fn observe(
             (Observation::Job(Box::new(response)), outcome)
         }
         Err(error) => {
-            warn!(class = error.class().as_str(), error = %error, "cloud request failed");
+            if paused {
+                debug!(error = %error, "credentials paused; no cloud request");
+            } else {
+                warn!(class = error.class().as_str(), error = %error, "cloud request failed");
+            }
+            // Rejected credentials: the access key's breaker spaces out what the cloud sees, so
+            // the BmsJob itself re-reads its Secret every --auth-retry (no growing backoff) and
+            // a rotated key is used at once.
+            let consecutive = if error.class() == ErrorClass::Auth {
+                1
+            } else {
+                previous_failures + 1
+            };
             let outcome = LastOutcome::CloudError {
                 class: error.class(),
-                consecutive: previous_failures + 1,
+                consecutive,
                 retry_after: error.retry_after(),
             };
             let problem = credentials::problem(reason_for(&error), problem_message(&error, job));

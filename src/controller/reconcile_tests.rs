@@ -286,3 +286,72 @@ async fn a_restarted_operator_spreads_its_catch_up_over_one_interval() {
     assert!(harness.cloud.asked.lock().expect("lock").is_empty());
     assert_no_more_calls(&mut harness).await;
 }
+
+/// A cloud that rejects every request's credentials.
+struct RejectingCloud;
+
+impl JobFetcher for RejectingCloud {
+    fn fetch<'a>(
+        &'a self,
+        _query: &'a JobQuery,
+        _credentials: &'a Credentials,
+    ) -> BoxFuture<'a, Result<JobResponse, CloudError>> {
+        Box::pin(async {
+            Err(CloudError::Api {
+                status: 401,
+                code: Some("APIG.0301".into()),
+                message: Some("Incorrect IAM authentication information".into()),
+                request_id: None,
+                retry_after: None,
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn rejected_credentials_are_re_read_every_auth_retry_without_a_growing_backoff() {
+    let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let auth_retry = Duration::from_secs(60);
+    let ctx = Arc::new(Context::new(
+        kube::Client::new(service, "default"),
+        Arc::new(RejectingCloud),
+        Settings {
+            default_interval: Duration::from_secs(15),
+            max_interval: Duration::from_secs(300),
+            auth_retry,
+            default_credentials: None,
+        },
+        Metrics::new(),
+    ));
+    let (first, status) = tokio::join!(reconcile(Arc::new(bmsjob(None)), ctx.clone()), async {
+        expect_secret_read(&mut handle).await;
+        expect_status_apply(&mut handle).await
+    });
+    first.expect("first reconcile");
+    let key = ObjectKey {
+        namespace: "team".into(),
+        name: "batch".into(),
+    };
+    for attempt in 2..=6 {
+        let mut memory = ctx.recall(&key).expect("scheduled");
+        memory.next_poll_at = Instant::now();
+        ctx.remember(key.clone(), memory);
+        // The unchanged problem is not written again; the Secret is read on every attempt.
+        let (action, ()) = tokio::join!(
+            reconcile(Arc::new(bmsjob(Some(status.clone()))), ctx.clone()),
+            expect_secret_read(&mut handle)
+        );
+        action.expect("reconciled");
+        let wait = ctx.recall(&key).expect("scheduled").next_poll_at - Instant::now();
+        assert!(
+            wait <= auth_retry.mul_f64(1.1),
+            "attempt {attempt}: next read of the Secret in {wait:?}"
+        );
+    }
+    let mut harness_like = Harness {
+        ctx,
+        cloud: Arc::new(ScriptedCloud::default()),
+        handle,
+    };
+    assert_no_more_calls(&mut harness_like).await;
+}
