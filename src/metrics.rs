@@ -33,6 +33,18 @@ pub struct ClassLabels {
     pub class: String,
 }
 
+/// Classes of `reconcile_errors` (see `ReconcileError::class`) exported from the start.
+const RECONCILE_ERROR_CLASSES: &[&str] = &["read_secret", "write_status"];
+
+/// Phases of the `jobs` gauge.
+const PHASES: [Phase; 5] = [
+    Phase::Pending,
+    Phase::Running,
+    Phase::Succeeded,
+    Phase::Failed,
+    Phase::Unknown,
+];
+
 fn seconds_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
 }
@@ -123,6 +135,24 @@ impl Metrics {
             "Access keys paused after authentication failures",
             metrics.auth_breaker_open.clone(),
         );
+        // Known label values exist from the start, at zero: a series that appears only with
+        // its first increment hides that increment from `increase()` and `rate()`.
+        for class in RECONCILE_ERROR_CLASSES {
+            metrics
+                .reconcile_errors
+                .get_or_create(&ClassLabels {
+                    class: (*class).to_owned(),
+                })
+                .inc_by(0);
+        }
+        for phase in PHASES {
+            metrics
+                .jobs
+                .get_or_create(&PhaseLabels {
+                    phase: phase.as_str().to_owned(),
+                })
+                .set(0);
+        }
         Self {
             registry: Arc::new(registry),
             ..metrics
@@ -151,13 +181,7 @@ impl Metrics {
             Some(phase) => phases.insert(key, phase),
             None => phases.remove(&key),
         };
-        for phase in [
-            Phase::Pending,
-            Phase::Running,
-            Phase::Succeeded,
-            Phase::Failed,
-            Phase::Unknown,
-        ] {
+        for phase in PHASES {
             let count = phases.values().filter(|known| **known == phase).count();
             self.jobs
                 .get_or_create(&PhaseLabels {
@@ -172,5 +196,39 @@ impl Metrics {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_registry_exports_every_family_with_its_known_series_at_zero() {
+        let text = Metrics::new().encode().expect("encodes");
+        for family in [
+            "cloud_request_duration_seconds",
+            "jobs",
+            "reconciles",
+            "reconcile_errors",
+            "reconcile_duration_seconds",
+            "status_writes",
+            "detection_lag_seconds",
+            "time_to_first_status_seconds",
+            "auth_breaker_open",
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE bms_operator_{family} ")),
+                "{family} missing:\n{text}"
+            );
+        }
+        for series in [
+            r#"bms_operator_reconcile_errors_total{class="read_secret"} 0"#,
+            r#"bms_operator_reconcile_errors_total{class="write_status"} 0"#,
+            r#"bms_operator_jobs{phase="Pending"} 0"#,
+            r#"bms_operator_jobs{phase="Succeeded"} 0"#,
+        ] {
+            assert!(text.contains(series), "{series} missing:\n{text}");
+        }
     }
 }
