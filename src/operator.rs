@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use futures::FutureExt;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
 use kube::runtime::reflector::Store;
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::api::BmsJob;
 use crate::bms::ClientOptions;
@@ -16,6 +18,9 @@ use crate::controller::{self, CloudFetcher, CloudLimits, Context, Settings};
 use crate::get_job::{credentials, read_ca};
 use crate::http::{Readiness, serve};
 use crate::metrics::Metrics;
+
+/// How often a standby reads the Lease to see whether its holder let it go.
+const LEASE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How often readiness re-checks whether the watches have synced.
 const SYNC_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
@@ -51,35 +56,84 @@ async fn termination() {
     let _ = ctrl_c.await;
 }
 
+type LeaseTask = tokio::task::JoinHandle<
+    Result<kube_lease_manager::LeaseManager, kube_lease_manager::LeaseManagerError>,
+>;
+
 /// Waits until this replica holds the lease; returns the receiver that reports losing it.
+///
+/// The lease manager wakes a standby only when the holder's lease would expire, so a Lease
+/// released by a holder that stopped gracefully would stay unused until then. A standby
+/// therefore also reads the Lease every [`LEASE_CHECK_INTERVAL`], and starts over at once when
+/// its holder let it go.
 async fn acquire_lease(
     client: kube::Client,
     args: &RunArgs,
     identity: &str,
-) -> anyhow::Result<(
-    watch::Receiver<bool>,
-    tokio::task::JoinHandle<
-        Result<kube_lease_manager::LeaseManager, kube_lease_manager::LeaseManagerError>,
-    >,
-)> {
+) -> anyhow::Result<(watch::Receiver<bool>, LeaseTask)> {
     let duration = args.leader_election_lease_duration.as_secs().max(2);
-    let manager =
-        kube_lease_manager::LeaseManagerBuilder::new(client, &args.leader_election_lease_name)
-            .with_namespace(&args.leader_election_namespace)
-            .with_identity(identity)
-            .with_duration(duration)
-            .with_grace((duration / 3).max(1))
-            .with_field_manager(controller::FIELD_MANAGER)
-            .build()
-            .await
-            .context("setting up leader election")?;
-    let (mut leading, task) = manager.watch().await;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &args.leader_election_namespace);
     info!(lease = %args.leader_election_lease_name, identity, "waiting for the lease");
+    loop {
+        let manager = kube_lease_manager::LeaseManagerBuilder::new(
+            client.clone(),
+            &args.leader_election_lease_name,
+        )
+        .with_namespace(&args.leader_election_namespace)
+        .with_identity(identity)
+        .with_duration(duration)
+        .with_grace((duration / 3).max(1))
+        // One field manager per replica: the API server then refuses (409 Conflict) a replica
+        // that would take a Lease another replica has just taken.
+        .with_field_manager(format!("{}-{identity}", controller::FIELD_MANAGER))
+        .build()
+        .await
+        .context("setting up leader election")?;
+        let (mut leading, task) = manager.watch().await;
+        let released = tokio::select! {
+            acquired = wait_until_leading(&mut leading) => {
+                acquired?;
+                false
+            }
+            () = released_by_holder(&leases, &args.leader_election_lease_name, identity) => true,
+        };
+        if !released || *leading.borrow() {
+            info!("holding the lease");
+            return Ok((leading, task));
+        }
+        debug!("the lease holder let the lease go; trying to take it now");
+        drop(leading);
+        let _ = task.await;
+    }
+}
+
+async fn wait_until_leading(leading: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
     while !*leading.borrow_and_update() {
         leading.changed().await.context("leader election stopped")?;
     }
-    info!("holding the lease");
-    Ok((leading, task))
+    Ok(())
+}
+
+/// Completes once the Lease, seen held by another replica, has no holder any more.
+async fn released_by_holder(leases: &Api<Lease>, name: &str, identity: &str) {
+    let mut held_by_another = false;
+    loop {
+        tokio::time::sleep(LEASE_CHECK_INTERVAL).await;
+        let holder = match leases.get_opt(name).await {
+            Ok(lease) => lease
+                .and_then(|lease| lease.spec)
+                .and_then(|spec| spec.holder_identity),
+            Err(error) => {
+                debug!(%error, "reading the lease");
+                continue;
+            }
+        };
+        match holder {
+            Some(holder) if holder != identity => held_by_another = true,
+            None if held_by_another => return,
+            _ => {}
+        }
+    }
 }
 
 /// Runs the operator until SIGTERM, Ctrl-C, or the loss of the lease.
