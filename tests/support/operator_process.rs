@@ -84,7 +84,7 @@ impl OperatorProcess {
 
     /// GET on the operator's HTTP server: `(status, body)`.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let response = reqwest::Client::new()
+        let response = super::sim_process::http_client()
             .get(format!("http://{}{path}", self.http_addr))
             .timeout(Duration::from_secs(5))
             .send()

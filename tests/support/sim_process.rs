@@ -51,7 +51,7 @@ impl SimProcess {
         SimProcess {
             child,
             url,
-            http: reqwest::Client::new(),
+            http: http_client(),
         }
     }
 
@@ -110,4 +110,10 @@ impl Drop for SimProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An HTTP client for test traffic; installs ring as rustls's provider first, as the crate does.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }
