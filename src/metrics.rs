@@ -191,6 +191,15 @@ impl Metrics {
         }
     }
 
+    /// The BmsJobs counted in the `jobs` gauge, as `(namespace, name)`.
+    pub fn counted_jobs(&self) -> Vec<(String, String)> {
+        let phases = self
+            .phases
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        phases.keys().cloned().collect()
+    }
+
     /// The text exposition of every metric.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();

@@ -39,6 +39,8 @@ pub struct ObjectKey {
 /// What the operator remembers of a BmsJob between reconciles.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollMemory {
+    /// The object remembered: a BmsJob deleted and created again under its name is another.
+    pub uid: Option<String>,
     pub generation: Option<i64>,
     pub next_poll_at: Instant,
     /// Failures in a row (cloud errors or problems a person must fix).
@@ -96,6 +98,15 @@ impl Context {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         memory.insert(key, value);
+    }
+
+    /// Every BmsJob remembered.
+    pub fn remembered(&self) -> Vec<ObjectKey> {
+        let memory = self
+            .memory
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        memory.keys().cloned().collect()
     }
 
     pub fn forget(&self, key: &ObjectKey) {

@@ -292,7 +292,8 @@ async fn reconcile_inner(job: &BmsJob, ctx: &Context) -> Result<Action, Reconcil
     let generation = job.meta().generation;
     let previous = job.status.as_ref();
     let reconcile_now = job.annotations().get(RECONCILE_NOW_ANNOTATION).cloned();
-    let memory = ctx.recall(&key);
+    let uid = job.uid();
+    let memory = ctx.recall(&key).filter(|memory| memory.uid == uid);
     let forced = memory
         .as_ref()
         .is_some_and(|memory| memory.reconcile_now != reconcile_now);
@@ -321,6 +322,7 @@ async fn reconcile_inner(job: &BmsJob, ctx: &Context) -> Result<Action, Reconcil
                 ctx.remember(
                     key,
                     PollMemory {
+                        uid,
                         generation,
                         next_poll_at: now_instant + delay,
                         consecutive_failures: 0,
@@ -395,6 +397,7 @@ async fn reconcile_inner(job: &BmsJob, ctx: &Context) -> Result<Action, Reconcil
             ctx.remember(
                 key,
                 PollMemory {
+                    uid,
                     generation,
                     next_poll_at: Instant::now() + wait,
                     consecutive_failures,

@@ -158,6 +158,7 @@ fn make_due(ctx: &Context) {
             name: "batch".into(),
         },
         PollMemory {
+            uid: None,
             generation: Some(1),
             next_poll_at: Instant::now(),
             consecutive_failures: 0,
@@ -354,4 +355,37 @@ async fn rejected_credentials_are_re_read_every_auth_retry_without_a_growing_bac
         handle,
     };
     assert_no_more_calls(&mut harness_like).await;
+}
+
+#[tokio::test]
+async fn a_bmsjob_created_again_under_the_same_name_is_polled_at_once() {
+    let mut harness = harness(&["RUNNING"]);
+    // The BmsJob deleted a moment ago was not due for a long time.
+    harness.ctx.remember(
+        ObjectKey {
+            namespace: "team".into(),
+            name: "batch".into(),
+        },
+        PollMemory {
+            uid: Some("old-uid".into()),
+            generation: Some(1),
+            next_poll_at: Instant::now() + Duration::from_secs(1800),
+            consecutive_failures: 0,
+            reconcile_now: None,
+        },
+    );
+    let mut recreated = bmsjob(None);
+    recreated.metadata.uid = Some("new-uid".into());
+    let (action, status) = tokio::join!(
+        reconcile(Arc::new(recreated), harness.ctx.clone()),
+        tokio::time::timeout(Duration::from_secs(5), async {
+            expect_secret_read(&mut harness.handle).await;
+            expect_status_apply(&mut harness.handle).await
+        })
+    );
+    action.expect("reconciled");
+    let status = status.expect("the recreated BmsJob is polled at once");
+    assert_eq!(status.phase, Some(Phase::Running));
+    assert_eq!(harness.cloud.asked.lock().expect("lock").len(), 1);
+    assert_no_more_calls(&mut harness).await;
 }
