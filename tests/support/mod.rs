@@ -11,6 +11,7 @@ mod cluster_setup;
 pub mod control_plane;
 pub mod gitops;
 mod kubeconfig;
+pub mod metrics_text;
 pub mod operator_process;
 pub mod pki;
 mod processes;
