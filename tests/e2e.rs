@@ -19,23 +19,7 @@ use support::sim_process::{PROJECT_ID, SimProcess};
 const WAIT: Duration = Duration::from_secs(60);
 
 fn control_plane() -> &'static ControlPlane {
-    let control_plane = ControlPlane::shared();
-    static CRD: std::sync::Once = std::sync::Once::new();
-    CRD.call_once(|| {
-        run_ok(control_plane.kubectl().args([
-            "apply",
-            "--server-side",
-            "-f",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/crds/bmsjob.yaml"),
-        ]));
-        run_ok(control_plane.kubectl().args([
-            "wait",
-            "--for=condition=Established",
-            "crd/bmsjobs.bms.operator.dev",
-            "--timeout=30s",
-        ]));
-    });
-    control_plane
+    support::bmsjobs::shared_control_plane_with_crd()
 }
 
 fn sub_jobs(durations: &[&str]) -> serde_json::Value {

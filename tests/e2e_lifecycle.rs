@@ -13,7 +13,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 use support::ControlPlane;
 use support::bmsjobs::{
-    condition_status, create_secret, job_requests, kubectl_apply, manifest, run_ok, wait_for,
+    condition_status, create_secret, job_requests, kubectl_apply, manifest, wait_for,
 };
 use support::operator_process::{OperatorProcess, test_flags};
 use support::sim_process::{PROJECT_ID, SimProcess};
@@ -21,23 +21,7 @@ use support::sim_process::{PROJECT_ID, SimProcess};
 const WAIT: Duration = Duration::from_secs(90);
 
 fn control_plane() -> &'static ControlPlane {
-    let control_plane = ControlPlane::shared();
-    static CRD: std::sync::Once = std::sync::Once::new();
-    CRD.call_once(|| {
-        run_ok(control_plane.kubectl().args([
-            "apply",
-            "--server-side",
-            "-f",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/crds/bmsjob.yaml"),
-        ]));
-        run_ok(control_plane.kubectl().args([
-            "wait",
-            "--for=condition=Established",
-            "crd/bmsjobs.bms.operator.dev",
-            "--timeout=30s",
-        ]));
-    });
-    control_plane
+    support::bmsjobs::shared_control_plane_with_crd()
 }
 
 fn batch(durations: &[&str]) -> serde_json::Value {

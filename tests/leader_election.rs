@@ -16,7 +16,7 @@ use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 use support::ControlPlane;
 use support::bmsjobs::{
-    condition_status, create_secret, job_requests, kubectl_apply, manifest, run_ok, wait_for,
+    condition_status, create_secret, job_requests, kubectl_apply, manifest, wait_for,
 };
 use support::metrics_text::Exposition;
 use support::operator_process::{OperatorProcess, test_flags};
@@ -26,23 +26,7 @@ const WAIT: Duration = Duration::from_secs(60);
 const LEASE_NAME: &str = "bms-job-operator";
 
 fn control_plane() -> &'static ControlPlane {
-    let control_plane = ControlPlane::shared();
-    static CRD: std::sync::Once = std::sync::Once::new();
-    CRD.call_once(|| {
-        run_ok(control_plane.kubectl().args([
-            "apply",
-            "--server-side",
-            "-f",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/crds/bmsjob.yaml"),
-        ]));
-        run_ok(control_plane.kubectl().args([
-            "wait",
-            "--for=condition=Established",
-            "crd/bmsjobs.bms.operator.dev",
-            "--timeout=30s",
-        ]));
-    });
-    control_plane
+    support::bmsjobs::shared_control_plane_with_crd()
 }
 
 fn apply(control_plane: &ControlPlane, manifest: &str) {

@@ -29,23 +29,7 @@ const ENV_ACCESS_KEY: &str = "LOGTESTENVACCESSKEY01";
 const ENV_SECRET_KEY: &str = "logTestEnvSecretKey000000000000000000001";
 
 fn control_plane() -> &'static ControlPlane {
-    let control_plane = ControlPlane::shared();
-    static CRD: std::sync::Once = std::sync::Once::new();
-    CRD.call_once(|| {
-        run_ok(control_plane.kubectl().args([
-            "apply",
-            "--server-side",
-            "-f",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/crds/bmsjob.yaml"),
-        ]));
-        run_ok(control_plane.kubectl().args([
-            "wait",
-            "--for=condition=Established",
-            "crd/bmsjobs.bms.operator.dev",
-            "--timeout=30s",
-        ]));
-    });
-    control_plane
+    support::bmsjobs::shared_control_plane_with_crd()
 }
 
 fn apply(control_plane: &ControlPlane, manifest: &str) {

@@ -144,3 +144,24 @@ pub fn condition_reason(job: &BmsJob, type_: &str) -> Option<String> {
 pub fn job_requests(counters: &Value, job_id: &str) -> u64 {
     counters["jobs"][job_id]["requests"].as_u64().unwrap_or(0)
 }
+
+/// The shared control plane of this test binary, with the BmsJob CRD installed once.
+pub fn shared_control_plane_with_crd() -> &'static ControlPlane {
+    let control_plane = ControlPlane::shared();
+    static CRD: std::sync::Once = std::sync::Once::new();
+    CRD.call_once(|| {
+        run_ok(control_plane.kubectl().args([
+            "apply",
+            "--server-side",
+            "-f",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/crds/bmsjob.yaml"),
+        ]));
+        run_ok(control_plane.kubectl().args([
+            "wait",
+            "--for=condition=Established",
+            "crd/bmsjobs.bms.operator.dev",
+            "--timeout=30s",
+        ]));
+    });
+    control_plane
+}
