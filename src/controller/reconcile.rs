@@ -268,7 +268,7 @@ async fn publish_events(
 }
 
 /// Reconciles one BmsJob.
-#[tracing::instrument(skip_all, fields(namespace = job.namespace(), name = job.name_any()))]
+#[tracing::instrument(skip_all, fields(namespace = job.namespace(), bmsjob = job.name_any()))]
 pub async fn reconcile(job: Arc<BmsJob>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     let started = Instant::now();
     ctx.metrics.reconciles.inc();

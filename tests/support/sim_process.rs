@@ -29,6 +29,8 @@ impl SimProcess {
 
     /// Starts `bms-sim` listening on `listen`.
     pub fn start_on(listen: &str, extra: &[&str]) -> SimProcess {
+        // Built first: nothing below may panic while the child is not yet owned by a guard.
+        let http = http_client();
         let mut child = Command::new(super::tools::crate_binary("bms-sim"))
             .args(["--listen", listen])
             .arg(format!("--credential={ACCESS_KEY}:{SECRET_KEY}"))
@@ -48,11 +50,7 @@ impl SimProcess {
             .strip_prefix("bms-sim listening on ")
             .unwrap_or_else(|| panic!("unexpected first line from bms-sim: {first_line:?}"))
             .to_owned();
-        SimProcess {
-            child,
-            url,
-            http: http_client(),
-        }
+        SimProcess { child, url, http }
     }
 
     /// The base URL for BmsJob `spec.endpoint`.
