@@ -6,7 +6,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bms_job_operator::api::BmsJob;
@@ -20,7 +19,7 @@ use support::bmsjobs::{
 };
 use support::metrics_text::Exposition;
 use support::operator_process::{OperatorProcess, test_flags};
-use support::sim_process::{PROJECT_ID, SimProcess};
+use support::sim_process::{CounterSampler, PROJECT_ID, SimProcess};
 
 const WAIT: Duration = Duration::from_secs(60);
 const LEASE_NAME: &str = "bms-job-operator";
@@ -153,46 +152,6 @@ async fn lease_holder(control_plane: &ControlPlane, namespace: &str) -> Option<S
         .expect("reading the Lease")
         .and_then(|lease| lease.spec)
         .and_then(|spec| spec.holder_identity)
-}
-
-/// Samples the simulator's counters in the background, to see when requests arrived.
-struct CounterSampler {
-    samples: Arc<Mutex<Vec<(Instant, Value)>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl CounterSampler {
-    fn start(sim: &SimProcess, period: Duration) -> CounterSampler {
-        let url = format!("{}/admin/counters", sim.url());
-        let samples = Arc::new(Mutex::new(Vec::new()));
-        let sink = samples.clone();
-        let task = tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            loop {
-                let answer = http.get(&url).timeout(Duration::from_secs(5)).send().await;
-                if let Ok(response) = answer
-                    && let Ok(text) = response.text().await
-                    && let Ok(counters) = serde_json::from_str::<Value>(&text)
-                {
-                    sink.lock()
-                        .expect("samples")
-                        .push((Instant::now(), counters));
-                }
-                tokio::time::sleep(period).await;
-            }
-        });
-        CounterSampler { samples, task }
-    }
-
-    fn samples(&self) -> Vec<(Instant, Value)> {
-        self.samples.lock().expect("samples").clone()
-    }
-}
-
-impl Drop for CounterSampler {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 /// When the simulator served `job_id`, to the sampling period: one instant per request.

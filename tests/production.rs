@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bms_job_operator::api::BmsJob;
@@ -19,7 +18,7 @@ use support::bmsjobs::{
 };
 use support::metrics_text::Exposition;
 use support::operator_process::{OperatorProcess, test_flags};
-use support::sim_process::{ACCESS_KEY, PROJECT_ID, SimProcess};
+use support::sim_process::{ACCESS_KEY, CounterSampler, PROJECT_ID, SimProcess};
 
 const WAIT: Duration = Duration::from_secs(60);
 const WRONG_SECRET_KEY: &str = "not-the-secret-key";
@@ -90,46 +89,6 @@ fn job_outcome(counters: &Value, job_id: &str, outcome: &str) -> u64 {
     counters["jobs"][job_id]["by_outcome"][outcome]
         .as_u64()
         .unwrap_or(0)
-}
-
-/// Samples the simulator's counters in the background, to see when requests arrived.
-struct CounterSampler {
-    samples: Arc<Mutex<Vec<(Instant, Value)>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl CounterSampler {
-    fn start(sim: &SimProcess, period: Duration) -> CounterSampler {
-        let url = format!("{}/admin/counters", sim.url());
-        let samples = Arc::new(Mutex::new(Vec::new()));
-        let sink = samples.clone();
-        let task = tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            loop {
-                let answer = http.get(&url).timeout(Duration::from_secs(5)).send().await;
-                if let Ok(response) = answer
-                    && let Ok(text) = response.text().await
-                    && let Ok(counters) = serde_json::from_str::<Value>(&text)
-                {
-                    sink.lock()
-                        .expect("samples")
-                        .push((Instant::now(), counters));
-                }
-                tokio::time::sleep(period).await;
-            }
-        });
-        CounterSampler { samples, task }
-    }
-
-    fn samples(&self) -> Vec<(Instant, Value)> {
-        self.samples.lock().expect("samples").clone()
-    }
-}
-
-impl Drop for CounterSampler {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 /// The total of the simulator's requests in each sample.

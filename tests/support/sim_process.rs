@@ -3,7 +3,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -114,4 +115,44 @@ impl Drop for SimProcess {
 pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
+}
+
+/// Samples the simulator's counters in the background, to see when requests arrived.
+pub struct CounterSampler {
+    samples: Arc<Mutex<Vec<(Instant, Value)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CounterSampler {
+    pub fn start(sim: &SimProcess, period: Duration) -> CounterSampler {
+        let url = format!("{}/admin/counters", sim.url());
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let sink = samples.clone();
+        let task = tokio::spawn(async move {
+            let http = http_client();
+            loop {
+                let answer = http.get(&url).timeout(Duration::from_secs(5)).send().await;
+                if let Ok(response) = answer
+                    && let Ok(text) = response.text().await
+                    && let Ok(counters) = serde_json::from_str::<Value>(&text)
+                {
+                    sink.lock()
+                        .expect("samples")
+                        .push((Instant::now(), counters));
+                }
+                tokio::time::sleep(period).await;
+            }
+        });
+        CounterSampler { samples, task }
+    }
+
+    pub fn samples(&self) -> Vec<(Instant, Value)> {
+        self.samples.lock().expect("samples").clone()
+    }
+}
+
+impl Drop for CounterSampler {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
