@@ -139,7 +139,7 @@ check_default() {
   check "default: Service exposes port http" eval "has '$out' '^kind: Service$' && has '$out' 'targetPort: http'"
   check "default: watches all namespaces (no --namespaces)" lacks "$out" '--namespaces'
   check "default: one replica, no leader election" \
-    eval "has '$out' '^  replicas: 1$' && lacks '$out' '--leader-election' && lacks '$out' leases"
+    eval "has '$out' '^  replicas: 1$' && lacks '$out' '--leader-election' && lacks '$out' leases && lacks '$out' Recreate"
   check "default: no default credentials env" lacks "$out" HUAWEICLOUD_SDK
   check "default: no ServiceMonitor, PrometheusRule or dashboard" \
     eval "lacks '$out' '^kind: (ServiceMonitor|PrometheusRule)$' && lacks '$out' grafana_dashboard"
@@ -164,6 +164,7 @@ check_leader_election() {
   local out="$work/leader-election.yaml"
   check "leader-election: two replicas" has "$out" '^  replicas: 2$'
   check "leader-election: --leader-election passed" has "$out" '^ +- --leader-election$'
+  check "leader-election: Recreate rollout (only the Lease holder is ready)" has "$out" '^    type: Recreate$'
   check "leader-election: lease name from values" has "$out" '^ +- --leader-election-lease-name=bms-job-operator-leader$'
   check "leader-election: Lease Role in the release namespace" \
     eval "rules Role '$out' | grep '^$namespace/' | grep leases | grep -q '\"get\", \"create\", \"update\", \"patch\"'"
