@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::bmsjobs::apply_ok;
+
 use std::time::Duration;
 
 use bms_job_operator::api::{BmsJob, Phase};
@@ -10,8 +12,8 @@ use kube::Api;
 use serde_json::json;
 use support::ControlPlane;
 use support::bmsjobs::{
-    condition_reason, condition_status, create_secret, job_requests, kubectl_apply, manifest,
-    output, run_ok, wait_for,
+    condition_reason, condition_status, create_secret, job_requests, manifest, output, run_ok,
+    wait_for,
 };
 use support::operator_process::{OperatorProcess, test_flags};
 use support::sim_process::{PROJECT_ID, SimProcess};
@@ -27,15 +29,6 @@ fn sub_jobs(durations: &[&str]) -> serde_json::Value {
         .iter()
         .map(|duration| json!({"job_type": "baremetalSingleCreate", "duration": duration}))
         .collect()
-}
-
-fn apply(control_plane: &ControlPlane, manifest: &str) {
-    let result = kubectl_apply(control_plane, manifest);
-    assert!(
-        result.status.success(),
-        "kubectl apply failed: {}",
-        String::from_utf8_lossy(&result.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,7 +70,7 @@ async fn each_outcome_reaches_its_phase_and_conditions() {
         ("unpaid", &unpaid, ""),
         ("slow", &slow, "  timeout: 8s\n"),
     ] {
-        apply(
+        apply_ok(
             control_plane,
             &manifest(&namespace, name, sim.url(), job_id, extra),
         );
@@ -187,11 +180,11 @@ async fn kubectl_wait_returns_when_it_should_and_times_out_when_it_should_not() 
             "fail": {"error_code": "BMS.0223", "fail_reason": "Reinstall failed."}}),
         )
         .await;
-    apply(
+    apply_ok(
         control_plane,
         &manifest(&namespace, "ok", sim.url(), &ok, ""),
     );
-    apply(
+    apply_ok(
         control_plane,
         &manifest(&namespace, "bad", sim.url(), &bad, ""),
     );
@@ -249,7 +242,7 @@ async fn a_missing_secret_stalls_and_recovers_once_created() {
             "init_for": "1s", "sub_jobs": sub_jobs(&["2s"])}),
         )
         .await;
-    apply(
+    apply_ok(
         control_plane,
         &manifest(&namespace, "later", sim.url(), &job_id, ""),
     );
@@ -305,7 +298,7 @@ async fn wrong_credentials_stall_and_never_approach_the_lockout() {
                 "init_for": "1s", "sub_jobs": sub_jobs(&["2s"])}),
             )
             .await;
-        apply(
+        apply_ok(
             control_plane,
             &manifest(
                 &namespace,
@@ -357,7 +350,7 @@ async fn kubectl_get_shows_columns_and_explain_shows_the_docs() {
             "init_for": "1s", "sub_jobs": sub_jobs(&["1s", "2s"])}),
         )
         .await;
-    apply(
+    apply_ok(
         control_plane,
         &manifest(&namespace, "shown", sim.url(), &job_id, ""),
     );

@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::bmsjobs::apply_ok;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -47,15 +49,6 @@ spec:
     name: {secret}
 {extra_spec}"
     )
-}
-
-fn apply(control_plane: &ControlPlane, manifest: &str) {
-    let result = support::bmsjobs::kubectl_apply(control_plane, manifest);
-    assert!(
-        result.status.success(),
-        "kubectl apply failed: {}",
-        String::from_utf8_lossy(&result.stderr)
-    );
 }
 
 fn long_job() -> serde_json::Value {
@@ -134,7 +127,7 @@ async fn live_bmsjobs_of_every_outcome_get_the_documented_argocd_and_kstatus_hea
         ("secret-missing", &no_secret, "absent-credentials", ""),
         ("generation-behind", &behind, good, ""),
     ] {
-        apply(
+        apply_ok(
             control_plane,
             &bmsjob(&namespace, name, sim.url(), job_id, secret, extra),
         );
@@ -206,7 +199,7 @@ async fn live_bmsjobs_of_every_outcome_get_the_documented_argocd_and_kstatus_hea
         "-p",
         r#"{"spec":{"pollInterval":"3s"}}"#,
     ]));
-    apply(
+    apply_ok(
         control_plane,
         &bmsjob(&namespace, "not-yet-polled", sim.url(), &fresh, good, ""),
     );

@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::bmsjobs::apply_ok;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -14,9 +16,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 use support::ControlPlane;
-use support::bmsjobs::{
-    condition_status, create_secret, job_requests, kubectl_apply, manifest, wait_for,
-};
+use support::bmsjobs::{condition_status, create_secret, job_requests, manifest, wait_for};
 use support::metrics_text::Exposition;
 use support::operator_process::{OperatorProcess, test_flags};
 use support::sim_process::{CounterSampler, PROJECT_ID, SimProcess};
@@ -28,15 +28,6 @@ fn control_plane() -> &'static ControlPlane {
     support::bmsjobs::shared_control_plane_with_crd()
 }
 
-fn apply(control_plane: &ControlPlane, manifest: &str) {
-    let result = kubectl_apply(control_plane, manifest);
-    assert!(
-        result.status.success(),
-        "kubectl apply failed: {}",
-        String::from_utf8_lossy(&result.stderr)
-    );
-}
-
 /// A ServiceAccount kubeconfig with the rules the Helm chart gives the operator in its own
 /// namespace: BmsJobs, their status, Secrets, Events, and Leases.
 async fn operator_kubeconfig(control_plane: &ControlPlane, namespace: &str) -> PathBuf {
@@ -44,7 +35,7 @@ async fn operator_kubeconfig(control_plane: &ControlPlane, namespace: &str) -> P
     let kubeconfig = control_plane
         .service_account_kubeconfig(namespace, account)
         .await;
-    apply(
+    apply_ok(
         control_plane,
         &format!(
             r#"apiVersion: rbac.authorization.k8s.io/v1
@@ -198,7 +189,7 @@ async fn only_the_leader_polls_and_a_standby_takes_over_after_a_crash() {
                     {"job_type": "baremetalSingleCreate", "duration": "12s", "start_after": "12s"}]}))
             .await;
         let name = format!("handed-over-{index}");
-        apply(
+        apply_ok(
             control_plane,
             &manifest(&namespace, &name, sim.url(), &job_id, ""),
         );
@@ -300,7 +291,7 @@ async fn a_leader_stopped_with_sigterm_hands_over_at_once() {
             "init_for": "1s", "duration": "8s"}),
         )
         .await;
-    apply(
+    apply_ok(
         control_plane,
         &manifest(&namespace, "graceful", sim.url(), &job_id, ""),
     );

@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::bmsjobs::apply_ok;
+
 use std::time::Duration;
 
 use bms_job_operator::api::BmsJob;
@@ -14,7 +16,7 @@ use kube::Api;
 use serde_json::json;
 use support::ControlPlane;
 use support::bmsjobs::{
-    condition_reason, condition_status, create_secret, kubectl_apply, manifest, run_ok, wait_for,
+    condition_reason, condition_status, create_secret, manifest, run_ok, wait_for,
 };
 use support::operator_process::{OperatorProcess, test_flags};
 use support::sim_process::{ACCESS_KEY, PROJECT_ID, SECRET_KEY, SimProcess};
@@ -30,15 +32,6 @@ const ENV_SECRET_KEY: &str = "logTestEnvSecretKey000000000000000000001";
 
 fn control_plane() -> &'static ControlPlane {
     support::bmsjobs::shared_control_plane_with_crd()
-}
-
-fn apply(control_plane: &ControlPlane, manifest: &str) {
-    let result = kubectl_apply(control_plane, manifest);
-    assert!(
-        result.status.success(),
-        "kubectl apply failed: {}",
-        String::from_utf8_lossy(&result.stderr)
-    );
 }
 
 /// `value` base64-encoded, as in a Secret's `data`.
@@ -149,7 +142,7 @@ async fn run_scenario(format: &str) -> (String, Vec<String>) {
                 .replace("  credentialsSecretRef:\n", "")
                 .replace("    name: bms-credentials\n", ""),
         };
-        apply(control_plane, &text);
+        apply_ok(control_plane, &text);
         expected.push(name.to_owned());
         if secret != Some("wrong-credentials") {
             // In the status messages of the jobs that were followed.

@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::bmsjobs::apply_ok;
+
 use std::time::{Duration, Instant};
 
 use bms_job_operator::api::BmsJob;
@@ -13,8 +15,7 @@ use kube::Api;
 use serde_json::{Value, json};
 use support::ControlPlane;
 use support::bmsjobs::{
-    condition_reason, condition_status, create_secret, job_requests, kubectl_apply, manifest,
-    run_ok, wait_for,
+    condition_reason, condition_status, create_secret, job_requests, manifest, run_ok, wait_for,
 };
 use support::metrics_text::Exposition;
 use support::operator_process::{OperatorProcess, test_flags};
@@ -25,15 +26,6 @@ const WRONG_SECRET_KEY: &str = "not-the-secret-key";
 
 fn control_plane() -> &'static ControlPlane {
     support::bmsjobs::shared_control_plane_with_crd()
-}
-
-fn apply(control_plane: &ControlPlane, manifest: &str) {
-    let result = kubectl_apply(control_plane, manifest);
-    assert!(
-        result.status.success(),
-        "kubectl apply failed: {}",
-        String::from_utf8_lossy(&result.stderr)
-    );
 }
 
 /// A batch job: `init_for` in INIT, then one sub-job per duration, one after another.
@@ -174,11 +166,11 @@ async fn metrics_and_events_tell_what_happened() {
                 {"job_type": "baremetalSingleCreate", "duration": "2s",
                  "fail": {"error_code": "BMS.0102", "fail_reason": "Insufficient bare metal resources."}}]}))
         .await;
-    apply(
+    apply_ok(
         control_plane,
         &manifest(&namespace, "succeeds", sim.url(), &succeeds, ""),
     );
-    apply(
+    apply_ok(
         control_plane,
         &manifest(&namespace, "fails", sim.url(), &fails, ""),
     );
@@ -313,7 +305,7 @@ async fn metrics_and_events_tell_what_happened() {
 
     // Rejected credentials: counted by code, and the key's breaker opens.
     let wrong = sim.create_job(batch("1s", &["30s"])).await;
-    apply(
+    apply_ok(
         control_plane,
         &manifest_with_secret(
             &namespace,
@@ -405,7 +397,7 @@ fn grant(control_plane: &ControlPlane, namespace: &str, account: &str, name: &st
         .filter(|line| !line.trim().is_empty())
         .map(|line| format!("  {line}\n"))
         .collect();
-    apply(
+    apply_ok(
         control_plane,
         &format!(
             "apiVersion: rbac.authorization.k8s.io/v1
@@ -451,7 +443,7 @@ async fn ready_only_once_the_watches_synced_and_alive_throughout() {
         SECRETS_AND_EVENTS_RULES,
     );
     let job_id = sim.create_job(batch("1s", &["2s"])).await;
-    apply(
+    apply_ok(
         control_plane,
         &manifest(&namespace, "guarded", sim.url(), &job_id, ""),
     );
@@ -575,7 +567,7 @@ async fn the_operator_keeps_to_its_cloud_rate_limit_and_every_job_finishes() {
     }
     let sampler = CounterSampler::start(&sim, Duration::from_millis(250));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    apply(control_plane, &manifests);
+    apply_ok(control_plane, &manifests);
     let api: Api<BmsJob> = Api::namespaced(control_plane.client().await, &namespace);
     for name in &names {
         wait_for(&api, name, Duration::from_secs(90), "Ready", |job| {
@@ -629,7 +621,7 @@ async fn a_throttled_answer_pauses_every_job_of_that_key_for_its_retry_after() {
     for index in 0..8 {
         let job_id = sim.create_job(batch("1s", &["40s"])).await;
         let name = format!("throttled-{index}");
-        apply(
+        apply_ok(
             control_plane,
             &manifest(&namespace, &name, sim.url(), &job_id, ""),
         );
@@ -708,7 +700,7 @@ async fn many_jobs_with_one_rejected_key_never_approach_the_lockout() {
         manifests.push_str("---\n");
         names.push(name);
     }
-    apply(control_plane, &manifests);
+    apply_ok(control_plane, &manifests);
     let api: Api<BmsJob> = Api::namespaced(control_plane.client().await, &namespace);
     for name in &names {
         let stalled = wait_for(&api, name, WAIT, "stalled on its credentials", |job| {
@@ -802,7 +794,7 @@ async fn reconcile_now_forces_one_poll_and_sigterm_stops_cleanly() {
     let job_id = sim.create_job(batch("0s", &["1h"])).await;
     let slow = manifest(&namespace, "slow", sim.url(), &job_id, "")
         .replace("pollInterval: 2s", "pollInterval: 30m");
-    apply(control_plane, &slow);
+    apply_ok(control_plane, &slow);
     let api: Api<BmsJob> = Api::namespaced(control_plane.client().await, &namespace);
     wait_for(&api, "slow", WAIT, "running", |job| {
         job.status.as_ref().and_then(|s| s.job_status.as_deref()) == Some("RUNNING")
@@ -856,7 +848,7 @@ async fn a_rotated_secret_is_used_without_a_restart() {
     let operator = OperatorProcess::start(control_plane, None, &test_flags(&namespace), &[]);
     operator.wait_ready().await;
     let job_id = sim.create_job(batch("1s", &["2s"])).await;
-    apply(
+    apply_ok(
         control_plane,
         &manifest(&namespace, "rotated", sim.url(), &job_id, ""),
     );
@@ -930,7 +922,7 @@ async fn a_fresh_operator_spreads_its_first_polls_over_the_interval() {
         manifests.push_str("---\n");
         job_ids.push(job_id);
     }
-    apply(control_plane, &manifests);
+    apply_ok(control_plane, &manifests);
     let mut first = OperatorProcess::start(control_plane, None, &test_flags(&namespace), &[]);
     let api: Api<BmsJob> = Api::namespaced(control_plane.client().await, &namespace);
     for index in 0..20 {
@@ -999,7 +991,7 @@ async fn a_deleted_bmsjob_is_forgotten_and_one_recreated_under_its_name_is_polle
 
     // A finished BmsJob, deleted: the jobs gauge no longer counts it.
     let done = sim.create_job(batch("0s", &["1s"])).await;
-    apply(
+    apply_ok(
         control_plane,
         &manifest(&namespace, "done", sim.url(), &done, ""),
     );
@@ -1020,14 +1012,14 @@ async fn a_deleted_bmsjob_is_forgotten_and_one_recreated_under_its_name_is_polle
     let slow = sim.create_job(batch("0s", &["1h"])).await;
     let slow_manifest = manifest(&namespace, "again", sim.url(), &slow, "")
         .replace("pollInterval: 2s", "pollInterval: 30m");
-    apply(control_plane, &slow_manifest);
+    apply_ok(control_plane, &slow_manifest);
     wait_for(&api, "again", WAIT, "running", |job| {
         job.status.as_ref().and_then(|s| s.job_status.as_deref()) == Some("RUNNING")
     })
     .await;
     delete("again");
     let recreated = Instant::now();
-    apply(control_plane, &slow_manifest);
+    apply_ok(control_plane, &slow_manifest);
     wait_for(&api, "again", WAIT, "followed again", |job| {
         job.status.as_ref().and_then(|s| s.job_status.as_deref()) == Some("RUNNING")
     })

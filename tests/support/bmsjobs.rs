@@ -51,6 +51,16 @@ pub fn kubectl_apply(control_plane: &ControlPlane, manifest: &str) -> Output {
     child.wait_with_output().expect("kubectl finishes")
 }
 
+/// `kubectl apply -f -` of a manifest that must be accepted.
+pub fn apply_ok(control_plane: &ControlPlane, manifest: &str) {
+    let result = kubectl_apply(control_plane, manifest);
+    assert!(
+        result.status.success(),
+        "kubectl apply failed: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
 /// Creates the credentials Secret `name` in `namespace` with the simulator's keys, or the
 /// given secret key.
 pub fn create_secret(
